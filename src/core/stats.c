@@ -1,0 +1,6 @@
+/*
+ * Global runtime counters.
+ */
+#include "stats.h"
+
+struct core_stats core_stats;
