@@ -148,12 +148,15 @@ int config_get_int(const char *name, int64_t *out)
     v = strtoll(s, &end, 0);
     if (end == s || errno == ERANGE)
         goto bad;
+    long long mult = 1;
     switch (*end) {
-    case 'k': case 'K': v *= 1024LL; end++; break;
-    case 'm': case 'M': v *= 1024LL * 1024; end++; break;
-    case 'g': case 'G': v *= 1024LL * 1024 * 1024; end++; break;
+    case 'k': case 'K': mult = 1024LL; end++; break;
+    case 'm': case 'M': mult = 1024LL * 1024; end++; break;
+    case 'g': case 'G': mult = 1024LL * 1024 * 1024; end++; break;
     default: break;
     }
+    if (__builtin_mul_overflow(v, mult, &v))
+        goto bad;
     while (isspace((unsigned char)*end))
         end++;
     if (*end != '\0')
