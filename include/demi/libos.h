@@ -32,14 +32,18 @@ int demi_fini(void);
 int demi_create_pipe(int *memqd_out, const char *name);
 int demi_open_pipe(int *memqd_out, const char *name);
 
-/* Creates a socket queue. domain AF_INET; type SOCK_STREAM or SOCK_DGRAM.
- * EAFNOSUPPORT, EPROTONOSUPPORT / ENOTSUP for other values. */
+/* Creates a socket queue. domain AF_INET; type SOCK_STREAM or SOCK_DGRAM
+ * (SOCK_NONBLOCK/SOCK_CLOEXEC ignored); protocol 0 or the type's protocol.
+ * Returns EAFNOSUPPORT for another domain, ESOCKTNOSUPPORT for another type,
+ * EPROTONOSUPPORT for a mismatched protocol. */
 int demi_socket(int *sockqd_out, int domain, int type, int protocol);
 
 /* Marks a bound TCP queue as listening. EOPNOTSUPP on UDP. */
 int demi_listen(int sockqd, int backlog);
 
-/* Binds a queue to a local IPv4 address and port (port 0: any). */
+/* Binds a queue to a local IPv4 address and port (port 0: any).
+ * An address of another family gives EAFNOSUPPORT (also for connect and
+ * pushto); a NULL address or a size below sizeof(struct sockaddr_in), EINVAL. */
 int demi_bind(int sockqd, const struct sockaddr *addr, socklen_t size);
 
 /* Starts accepting one connection on a listening queue. */
@@ -64,7 +68,9 @@ int demi_pushto(demi_qtoken_t *qt_out, int sockqd, const demi_sgarray_t *sga, co
 int demi_pop(demi_qtoken_t *qt_out, int qd);
 
 /* Socket options: SOL_SOCKET SO_REUSEADDR, SO_REUSEPORT, SO_KEEPALIVE,
- * SO_LINGER, SO_RCVBUF, SO_SNDBUF, SO_ERROR (get); IPPROTO_TCP TCP_NODELAY. */
+ * SO_LINGER, SO_RCVBUF, SO_SNDBUF, SO_ERROR (get); IPPROTO_TCP TCP_NODELAY
+ * and the keepalive options. ENOPROTOOPT for an option the libOS does not
+ * know; EOPNOTSUPP for a TCP option on a UDP queue. */
 int demi_setsockopt(int qd, int level, int optname, const void *optval, socklen_t optlen);
 int demi_getsockopt(int qd, int level, int optname, void *optval, socklen_t *optlen);
 

@@ -12,9 +12,11 @@
 extern "C" {
 #endif
 
-/* Allocates a buffer of size bytes (1 byte up to at least 64 MiB). Buffers
- * up to DEMI_SGA_SEGSIZE (1 MiB by default) have one segment; larger ones
- * are split into at most DEMI_SGARRAY_MAXSIZE segments. On failure (size 0,
+/* Allocates a buffer of size bytes (1 byte up to DEMI_SGA_MAX, 1 GiB by
+ * default). Buffers up to DEMI_SGA_SEGSIZE (1 MiB by default) have one
+ * segment; larger ones are split into segments of DEMI_SGA_SEGSIZE bytes,
+ * or, when that would need more than DEMI_SGARRAY_MAXSIZE segments, into
+ * DEMI_SGARRAY_MAXSIZE equal segments (64 MiB: 16 of 4 MiB). On failure (size 0,
  * too large, out of memory, not initialized) returns an sga with sga_buf NULL
  * and sga_numsegs 0, and sets errno. */
 demi_sgarray_t demi_sgaalloc(size_t size);

@@ -21,8 +21,9 @@ typedef struct demi_counter {
 
 /* Copies up to cap counters of queue qd (or the global ones when qd is -1)
  * into out and sets *n_out to how many there are in all (which may exceed
- * cap). Returns 0, EINVAL for NULL out/n_out, EBADF for an unknown qd,
- * EPERM before demi_init. */
+ * cap; out may be NULL when cap is 0, to learn the count). Returns 0,
+ * EINVAL for a NULL n_out (or NULL out with cap > 0), EBADF for an unknown
+ * qd, EPERM before demi_init. */
 int demi_getcounters(int qd, demi_counter_t *out, size_t cap, size_t *n_out);
 
 /* Looks up one counter by name; returns 0 and sets *value, or ENOENT. */

@@ -1,6 +1,6 @@
 /*
  * Logging to stderr, filtered by DEMI_LOG=error|warn|info|debug (default
- * warn). Messages look like "libdemi[posix] warn: text".
+ * warn). Messages look like "libdemi warn: text".
  */
 #ifndef DEMI_CORE_LOG_H_
 #define DEMI_CORE_LOG_H_

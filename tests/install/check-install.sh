@@ -1,0 +1,26 @@
+#!/bin/sh
+# Installs libdemi into a scratch DESTDIR, builds consumer.c as an outside
+# application would (installed headers + pkg-config libdemi only, both the
+# shared and the static library) and runs it.
+# Usage: check-install.sh BUILDDIR SRCDIR
+set -eu
+build=$1
+src=$2
+dest=$(mktemp -d "${TMPDIR:-/tmp}/demi-install.XXXXXX")
+trap 'rm -rf "$dest"' EXIT
+meson install -C "$build" --destdir "$dest" --quiet >/dev/null
+# A sanitized libdemi needs a sanitized application (the runtime must load first).
+san=$(meson introspect "$build" --buildoptions |
+      python3 -c 'import json,sys; print(next(o["value"] for o in json.load(sys.stdin) if o["name"]=="b_sanitize"))')
+cflags=""
+[ "$san" != "none" ] && cflags="-fsanitize=$san"
+pcdir=$(dirname "$(find "$dest" -name libdemi.pc | head -1)")
+export PKG_CONFIG_PATH="$pcdir" PKG_CONFIG_SYSROOT_DIR="$dest"
+# pkg-config applies the sysroot to libdir too.
+libdir=$(pkg-config --variable=libdir libdemi)
+cc -std=gnu11 -Wall -Werror $cflags -o "$dest/consumer" "$src/consumer.c" $(pkg-config --cflags --libs libdemi)
+LD_LIBRARY_PATH="$libdir" DEMI_LIBOS=posix "$dest/consumer"
+cc -std=gnu11 -Wall -Werror $cflags -o "$dest/consumer-static" "$src/consumer.c" \
+    $(pkg-config --cflags libdemi) "$libdir/libdemi.a" $(pkg-config --libs --static libdemi | sed 's/-ldemi//')
+DEMI_LIBOS=posix "$dest/consumer-static"
+echo "check-install: shared and static builds ok"
