@@ -10,9 +10,10 @@ echo0=build/apps/demi-echo
 port=$(( 20000 + $$ % 20000 ))
 
 export DEMI_LIBOS=${DEMI_LIBOS:-posix}
-$echo0 server --addr 127.0.0.1:$port --proto both &
+log=$(mktemp "${TMPDIR:-/tmp}/demi-echo-server.XXXXXX")
+$echo0 server --addr 127.0.0.1:$port --proto both 2>"$log" &
 srv=$!
-trap 'kill -INT $srv 2>/dev/null || true; wait $srv 2>/dev/null || true' EXIT INT TERM
+trap 'kill -INT $srv 2>/dev/null || true; wait $srv 2>/dev/null || true; rm -f "$log"' EXIT INT TERM
 sleep 0.5
 for proto in tcp udp; do
     echo "== demi-echo over $proto, DEMI_LIBOS=$DEMI_LIBOS, 10000 messages of 64 B =="
@@ -20,3 +21,7 @@ for proto in tcp udp; do
 done
 echo "== TCP, 8 connections, 100 messages of 1 MiB =="
 $echo0 client --addr 127.0.0.1:$port --proto tcp --size 1048576 --count 100 --conns 8
+kill -INT $srv
+wait $srv || { echo "demo: the server did not shut down cleanly:" >&2; cat "$log" >&2; exit 1; }
+echo "== server summary (its libdemi counters are in the full log) =="
+head -3 "$log"
