@@ -1,0 +1,72 @@
+/*
+ * Helpers of the rdma libOS tests: a server in a child process (libdemi is
+ * one instance per process, so the child forks before its demi_init), a
+ * byte pattern, bounded waits, and the process's memory use.
+ */
+#ifndef RDMA_TEST_UTIL_H_
+#define RDMA_TEST_UTIL_H_
+
+#include <demi/demi.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* What a child server reports back to the test (through a pipe). */
+struct rt_result {
+    int status;             /* 0 when everything it checked was right */
+    uint64_t msgs;
+    uint64_t bytes;
+    uint64_t rss0_kb;       /* its resident memory when it started serving */
+    uint64_t hwm_kb;        /* its peak resident memory */
+    int64_t err;            /* errno of the first failure */
+};
+
+typedef int (*rt_server_fn)(int listen_qd, void *arg, struct rt_result *res);
+
+struct rt_child {
+    pid_t pid;
+    uint16_t port;
+    int result_fd;
+    int signal_fd;          /* the child writes one byte here when told to (rt_child_signal) */
+};
+
+/* Sets the environment of an rdma run over the tcp provider, plus the
+ * NULL-terminated NAME, VALUE pairs in extra (may be NULL). */
+void rt_env(const char *const *extra);
+
+/* Forks a child that sets rt_env(extra), calls demi_init, listens on
+ * 127.0.0.1:0, reports its port and runs fn. Returns 0 or -1. */
+int rt_spawn(struct rt_child *ch, rt_server_fn fn, void *arg, const char *const *extra);
+
+/* In the child: tells the parent something happened (one byte). */
+void rt_child_signal(void);
+
+/* Waits up to timeout_ms for the child's signal byte; returns 0 or -1. */
+int rt_wait_signal(struct rt_child *ch, int timeout_ms);
+
+/* Waits up to timeout_ms for the child to exit (kills it after) and reads
+ * its result. Returns its exit status, or -1 if it had to be killed. */
+int rt_reap(struct rt_child *ch, int timeout_ms, struct rt_result *res);
+
+/* demi_wait with a timeout in milliseconds. */
+int rt_wait(demi_qtoken_t qt, demi_qresult_t *qr, int timeout_ms);
+
+/* The test pattern: byte i of a stream seeded with seed. */
+static inline uint8_t rt_byte(uint32_t seed, uint64_t i)
+{
+    return (uint8_t)((i * 131u + seed * 7u) ^ (i >> 9));
+}
+
+/* Fills / checks an sga with the pattern; check returns true when equal. */
+void rt_fill(demi_sgarray_t *sga, uint32_t seed);
+bool rt_check(const demi_sgarray_t *sga, uint32_t seed);
+uint64_t rt_sga_len(const demi_sgarray_t *sga);
+
+/* VmRSS / VmHWM of this process in KiB. */
+uint64_t rt_rss_kb(void);
+uint64_t rt_hwm_kb(void);
+
+/* Connects a new queue to 127.0.0.1:port; returns the qd or -errno. */
+int rt_connect(uint16_t port, int timeout_ms);
+
+#endif
