@@ -8,7 +8,7 @@ set -u
 BUILD=${1:-build}
 ECHO="$BUILD/apps/demi-echo"
 TAG=$$
-NA=rdmaA$TAG NB=rdmaB$TAG VA=rva$TAG VB=rvb$TAG
+NA=demi-rdmaA$TAG NB=demi-rdmaB$TAG VA=rva$TAG VB=rvb$TAG
 NET=10.$((TAG % 200 + 20)).$((TAG / 200 % 250)).
 PORT=7471
 SERVER_PID=
