@@ -20,7 +20,11 @@ export PKG_CONFIG_PATH="$pcdir" PKG_CONFIG_SYSROOT_DIR="$dest"
 libdir=$(pkg-config --variable=libdir libdemi)
 cc -std=gnu11 -Wall -Werror $cflags -o "$dest/consumer" "$src/consumer.c" $(pkg-config --cflags --libs libdemi)
 LD_LIBRARY_PATH="$libdir" DEMI_LIBOS=posix "$dest/consumer"
+# libdemi.a itself, with the optional libraries it uses (libfabric, DPDK, libxdp)
+# linked as shared objects: their own --static closures name libraries that
+# Debian does not ship (e.g. libfabric's -lpsm2).
+reqs=$(pkg-config --print-requires-private libdemi | awk '{print $1}')
 cc -std=gnu11 -Wall -Werror $cflags -o "$dest/consumer-static" "$src/consumer.c" \
-    $(pkg-config --cflags libdemi) "$libdir/libdemi.a" $(pkg-config --libs --static libdemi | sed 's/-ldemi//')
+    $(pkg-config --cflags libdemi) "$libdir/libdemi.a" ${reqs:+$(pkg-config --libs $reqs)} -lm
 DEMI_LIBOS=posix "$dest/consumer-static"
 echo "check-install: shared and static builds ok"
