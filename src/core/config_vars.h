@@ -35,7 +35,7 @@ DEMI_CFG(DEMI_XDP_FRAME_SIZE, "2048", "xdp: bytes per UMEM frame: 2048 or 4096")
 DEMI_CFG(DEMI_XDP_RING_SIZE, "2048", "xdp: descriptors in each of the rx, tx, fill and completion rings (power of 2)")
 
 /* dpdk netdev (src/netdev/dpdk.c) */
-DEMI_CFG(DEMI_DPDK_ARGS, "", "dpdk: EAL arguments split on spaces; empty: -l 0 --no-pci --no-shconf --no-telemetry --log-level=warning, plus --no-huge -m 512 when no hugepages are free")
+DEMI_CFG(DEMI_DPDK_ARGS, "", "dpdk: EAL arguments split on spaces; empty: -l 0 --no-telemetry --log-level=warning plus --in-memory with free hugepages, else --no-huge -m 512 --no-shconf")
 DEMI_CFG(DEMI_DPDK_PORT, "-1", "dpdk: ethdev port id to use; -1: the first available port")
 DEMI_CFG(DEMI_DPDK_MBUFS, "8191", "dpdk: mbufs in the packet pool")
 DEMI_CFG(DEMI_DPDK_RX_DESC, "1024", "dpdk: receive descriptors of the RX queue")

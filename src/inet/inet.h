@@ -40,6 +40,9 @@ struct inet_config {
     uint64_t arp_retry_ns;          /* default 1 s */
     uint32_t arp_retries;           /* default 3 */
     uint32_t arp_queue_max;         /* packets waiting on a resolution, default 64 */
+    uint32_t arp_cache_max;         /* entries, default 4096 */
+    /* UDP */
+    uint32_t udp_rcvbuf;            /* bytes queued per socket before drops, default 1 MiB */
     /* TCP (defaults in tcp/tcp.h: tcp_config_defaults) */
     uint32_t tcp_sndbuf;            /* bytes held per connection for sending, default 1 MiB */
     uint32_t tcp_rcvbuf;            /* receive window / reassembly bound, default 1 MiB */
@@ -81,6 +84,10 @@ uint64_t inet_next_deadline(const struct inet_stack *s);
 /* Moves up to max frames the stack wants sent into frames[] (ownership
  * moves to the caller); returns how many. */
 size_t inet_tx_drain(struct inet_stack *s, struct buf **frames, size_t max);
+
+/* Adds a static ARP entry (never expires, never replaced by what the wire
+ * says). Returns 0, or ENOSPC when the cache is full of static entries. */
+int inet_arp_add_static(struct inet_stack *s, uint32_t ip, const uint8_t mac[6]);
 
 /* Number of frames waiting in inet_tx_drain's queue. */
 size_t inet_tx_pending(const struct inet_stack *s);

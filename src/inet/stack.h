@@ -27,6 +27,15 @@ struct ipv4_stats {
     uint64_t rx_packets, rx_bad_header, rx_bad_checksum, rx_not_for_us, rx_fragments_dropped,
         rx_bad_length, rx_unknown_protocol, rx_ttl_expired;
     uint64_t tx_packets, tx_no_route, tx_arp_queue_full, tx_too_big;
+    uint64_t rx_bad_source, rx_delivered, tx_nomem;
+};
+
+/* icmp.c counters and its rate limit of error messages */
+struct icmp_state {
+    uint64_t rx_packets, rx_bad_checksum, rx_bad_length, rx_echo_requests, rx_broadcast_ignored, rx_other;
+    uint64_t tx_echo_replies, tx_unreachable, tx_rate_limited, tx_failed;
+    uint64_t err_window_start_ns;   /* error messages sent in the current 1 ms window */
+    uint32_t err_in_window;
 };
 
 struct inet_stack {
@@ -43,8 +52,10 @@ struct inet_stack {
     struct tcp_stack *tcp;
     struct ipv4_stats ip_stats;
     uint16_t ip_id;
+    struct icmp_state icmp;
     /* eth.c counters */
     uint64_t eth_rx_frames, eth_rx_runts, eth_rx_not_for_us, eth_rx_unknown_type, eth_tx_frames;
+    uint64_t eth_tx_queue_full;     /* stack.c: frames dropped, inet_tx_drain not called */
     /* pcap capture (DEMI_PCAP), owned by the inet libOS: called for every
      * frame in and out when set */
     void (*capture)(void *arg, const struct buf *frame, int outgoing);
@@ -69,11 +80,16 @@ int ipv4_output(struct inet_stack *s, struct buf *pkt, uint32_t src, uint32_t ds
 int ipv4_is_local(const struct inet_stack *s, uint32_t ip);
 
 /* Internet checksum helpers (RFC 1071). inet_csum_partial adds len bytes at
- * p to a running 32-bit sum; inet_csum_fold folds and complements it. */
+ * p to a running 32-bit sum; inet_csum_fold folds and complements it.
+ * Sums are over the raw bytes, so the folded result is in NETWORK byte
+ * order: store it into the header as is (memcpy or a uint16_t field), do
+ * not htons it. A packet whose stored checksum is right folds to 0. Every
+ * piece but the last given to inet_csum_partial must have an even length. */
 uint32_t inet_csum_partial(const void *p, size_t len, uint32_t sum);
 uint16_t inet_csum_fold(uint32_t sum);
 
-/* Sum of the IPv4 pseudo-header for an L4 checksum (not folded). */
+/* Sum of the IPv4 pseudo-header for an L4 checksum (not folded); l4_len in
+ * host byte order, addresses in network byte order. */
 uint32_t inet_pseudo_sum(uint32_t src, uint32_t dst, uint8_t proto, uint16_t l4_len);
 
 /* Sends ICMP destination unreachable (type 3, code) quoting the offending
