@@ -28,6 +28,7 @@ stop_server() {
 ns_teardown() {
     local ns
     for ns in "${NETNS[@]}"; do
+        for p in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
         ip netns del "$ns" 2>/dev/null
     done
     NETNS=()
@@ -72,7 +73,7 @@ log_reason() {
 # both ends). Sets NS_S/NS_C and IF_S/IF_C. Returns 1 with the reason in SETUP_ERR.
 ns_setup() {
     local tag=$1
-    NS_S=bench-$$-$tag-s NS_C=bench-$$-$tag-c
+    NS_S=demi-bench-$$-$tag-s NS_C=demi-bench-$$-$tag-c
     IF_S=bs$$$tag IF_C=bc$$$tag
     IF_S=${IF_S:0:15} IF_C=${IF_C:0:15}
     if [ "$(id -u)" != 0 ]; then

@@ -19,8 +19,10 @@ BYPASS_PIDS=""
 bypass_cleanup() {
     for p in $BYPASS_PIDS; do kill "$p" 2>/dev/null; done
     for p in $BYPASS_PIDS; do wait "$p" 2>/dev/null; done
-    ip netns del "$NS_LINUX" 2>/dev/null
-    ip netns del "$NS_DEMI" 2>/dev/null
+    for ns in "$NS_LINUX" "$NS_DEMI"; do
+        for p in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
+        ip netns del "$ns" 2>/dev/null
+    done
     return 0
 }
 trap bypass_cleanup EXIT

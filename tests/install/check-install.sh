@@ -15,16 +15,19 @@ san=$(meson introspect "$build" --buildoptions |
 cflags=""
 [ "$san" != "none" ] && cflags="-fsanitize=$san"
 pcdir=$(dirname "$(find "$dest" -name libdemi.pc | head -1)")
-export PKG_CONFIG_PATH="$pcdir" PKG_CONFIG_SYSROOT_DIR="$dest"
-# pkg-config applies the sysroot to libdir too.
-libdir=$(pkg-config --variable=libdir libdemi)
-cc -std=gnu11 -Wall -Werror $cflags -o "$dest/consumer" "$src/consumer.c" $(pkg-config --cflags --libs libdemi)
+# Point libdemi.pc's prefix into DESTDIR. (A sysroot or --define-variable
+# would also move the paths of the system libraries libdemi.pc requires.)
+sed -i "s|^prefix=|prefix=$dest|" "$pcdir/libdemi.pc"
+export PKG_CONFIG_PATH="$pcdir"
+pc() { pkg-config "$@"; }
+libdir=$(pc --variable=libdir libdemi)
+cc -std=gnu11 -Wall -Werror $cflags -o "$dest/consumer" "$src/consumer.c" $(pc --cflags --libs libdemi)
 LD_LIBRARY_PATH="$libdir" DEMI_LIBOS=posix "$dest/consumer"
 # libdemi.a itself, with the optional libraries it uses (libfabric, DPDK, libxdp)
 # linked as shared objects: their own --static closures name libraries that
 # Debian does not ship (e.g. libfabric's -lpsm2).
-reqs=$(pkg-config --print-requires-private libdemi | awk '{print $1}')
+reqs=$(pc --print-requires-private libdemi | awk '{print $1}')
 cc -std=gnu11 -Wall -Werror $cflags -o "$dest/consumer-static" "$src/consumer.c" \
-    $(pkg-config --cflags libdemi) "$libdir/libdemi.a" ${reqs:+$(pkg-config --libs $reqs)} -lm
+    $(pc --cflags libdemi) "$libdir/libdemi.a" ${reqs:+$(pkg-config --libs $reqs)} -lm
 DEMI_LIBOS=posix "$dest/consumer-static"
 echo "check-install: shared and static builds ok"

@@ -13,8 +13,13 @@ interop_skip_unless_able() {
 }
 
 interop_teardown() {
-    [ -n "$NS_LINUX" ] && ip netns del "$NS_LINUX" 2>/dev/null
-    [ -n "$NS_DEMI" ] && ip netns del "$NS_DEMI" 2>/dev/null
+    # Kill whatever still runs in the namespaces first (e.g. a socat child
+    # whose peer vanished): it would hold the test's output open.
+    for ns in "$NS_LINUX" "$NS_DEMI"; do
+        [ -n "$ns" ] || continue
+        for p in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
+        ip netns del "$ns" 2>/dev/null
+    done
     return 0
 }
 
