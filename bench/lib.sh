@@ -110,6 +110,13 @@ config_setup() {
     posix)
         SRV=(env DEMI_LIBOS=posix "$ECHO") CLI=("${SRV[@]}")
         ;;
+    plain-veth)  # Linux to Linux across the same kind of veth pair, kernel addresses
+        ns_setup pv || return 1
+        ip -n "$NS_S" addr add 10.77.0.2/24 dev "$IF_S" && ip -n "$NS_C" addr add 10.77.0.1/24 dev "$IF_C" ||
+            { SETUP_ERR="could not address the veth pair"; return 1; }
+        SERVER_ADDR=10.77.0.2:7 ADDR=10.77.0.2:7
+        SRV=(ip netns exec "$NS_S" env "$PLAIN") CLI=(ip netns exec "$NS_C" env "$PLAIN")
+        ;;
     afpacket | xdp)  # libdemi server in one namespace, libdemi client in the other
         ns_setup "${cfg:0:2}" || return 1
         SERVER_ADDR=10.77.0.2:7 ADDR=10.77.0.2:7

@@ -13,6 +13,8 @@
 # single-connection ping-pong throughput of 1 MiB messages over, in this order:
 #   plain       Linux TCP through plain kernel sockets (bench/plain-echo, blocking), loopback
 #   plain-spin  the same with --spin (busy-polling, as libdemi does), loopback
+#   plain-veth  plain-echo from one network namespace to another over a veth pair: the
+#               Linux-to-Linux figure beside afpacket and xdp
 #   posix       DEMI_LIBOS=posix, loopback
 #   afpacket    DEMI_LIBOS=afpacket, server and client in two network namespaces joined by a veth pair
 #   xdp         DEMI_LIBOS=xdp, likewise
@@ -39,7 +41,7 @@ QUICK=0
 ONLY=
 NOTE=
 WRITE_DOC=1
-ALL_CONFIGS="plain plain-spin posix afpacket xdp dpdk rdma fi_pingpong"
+ALL_CONFIGS="plain plain-spin plain-veth posix afpacket xdp dpdk rdma fi_pingpong"
 
 usage() {
     sed -n '2,/^set -u/p' "${BASH_SOURCE[0]}" | sed '/^set -u/d; s/^# \{0,1\}//'

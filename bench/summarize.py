@@ -20,6 +20,7 @@ from docblock import splice
 CONFIGS = [
     ("plain", "Linux TCP, plain kernel sockets (plain-echo, blocking), loopback"),
     ("plain-spin", "Linux TCP, plain kernel sockets, busy-polling (plain-echo --spin), loopback"),
+    ("plain-veth", "Linux TCP to Linux TCP (plain-echo), veth between two namespaces"),
     ("posix", "libdemi posix libOS, loopback"),
     ("afpacket", "libdemi afpacket, veth between two namespaces"),
     ("xdp", "libdemi xdp, veth between two namespaces"),
