@@ -23,11 +23,8 @@ pc() { pkg-config "$@"; }
 libdir=$(pc --variable=libdir libdemi)
 cc -std=gnu11 -Wall -Werror $cflags -o "$dest/consumer" "$src/consumer.c" $(pc --cflags --libs libdemi)
 LD_LIBRARY_PATH="$libdir" DEMI_LIBOS=posix "$dest/consumer"
-# libdemi.a itself, with the optional libraries it uses (libfabric, DPDK, libxdp)
-# linked as shared objects: their own --static closures name libraries that
-# Debian does not ship (e.g. libfabric's -lpsm2).
-reqs=$(pc --print-requires-private libdemi | awk '{print $1}')
+# libdemi.a itself, with the libraries it uses from Libs.private.
 cc -std=gnu11 -Wall -Werror $cflags -o "$dest/consumer-static" "$src/consumer.c" \
-    $(pc --cflags libdemi) "$libdir/libdemi.a" ${reqs:+$(pkg-config --libs $reqs)} -lm
+    $(pc --cflags libdemi) "$libdir/libdemi.a" $(pc --libs --static libdemi | sed 's/ -ldemi / /; s/^-ldemi //')
 DEMI_LIBOS=posix "$dest/consumer-static"
 echo "check-install: shared and static builds ok"
