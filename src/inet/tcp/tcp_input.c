@@ -279,10 +279,28 @@ static int tcp_seg_acceptable(struct tcp_conn *c, const struct tcp_seg *sg, uint
             return seq == c->rcv_nxt;
         return SEQ_LEQ(c->rcv_nxt, seq) && SEQ_LT(seq, c->rcv_nxt + wnd);
     }
+    /* zero window: a segment at rcv_nxt is still processed for its ACK
+     * (RFC 9293 3.10.7.4 "special allowance"); its data is trimmed away */
     if (wnd == 0)
-        return 0;
+        return seq == c->rcv_nxt;
     return (SEQ_LEQ(c->rcv_nxt, seq) && SEQ_LT(seq, c->rcv_nxt + wnd)) ||
            (SEQ_LEQ(c->rcv_nxt, seq + seglen - 1) && SEQ_LT(seq + seglen - 1, c->rcv_nxt + wnd));
+}
+
+/* True for a segment wholly before rcv_nxt (an old duplicate, or a pure ACK
+ * whose sender moved its sequence number back) that carries an ACK and no
+ * RST or SYN, at most one maximum window old: its data is dropped but its ACK
+ * is still processed, as BSD does, so that ACKs are not lost while the peer
+ * retransmits old data or sends ACKs with an older sequence number (Linux
+ * does when our window is closed). */
+static int tcp_seg_old_with_ack(struct tcp_conn *c, const struct tcp_seg *sg, uint32_t seglen)
+{
+    uint32_t behind = c->rcv_nxt - sg->seq;
+
+    if (!(sg->flags & TH_ACK) || (sg->flags & (TH_RST | TH_SYN)) || c->state == TCPS_TIME_WAIT)
+        return 0;
+    return SEQ_LT(sg->seq, c->rcv_nxt) && SEQ_LEQ(sg->seq + seglen, c->rcv_nxt) &&
+           behind <= (65535u << c->rcv_wscale);
 }
 
 /* Queues in-order payload [off, off+len) of b for tcp_recv. */
@@ -549,6 +567,7 @@ static int tcp_ack_input(struct tcp_conn *c, struct tcp_seg *sg)
     struct inet_stack *s = c->s;
     uint32_t ack = sg->ack;
     uint32_t win = sg->win << c->snd_wscale;
+    uint32_t una_before;
     uint32_t acked;
 
     if (c->state == TCPS_SYN_RECEIVED) {
@@ -593,6 +612,7 @@ static int tcp_ack_input(struct tcp_conn *c, struct tcp_seg *sg)
             tcp_rtt_sample(c, s->now_ns - c->rtt_start_ns);
         tcp_keep_arm(c);
     }
+    una_before = c->snd_una;
     /* RFC 5961 5.2: ACKs for data never sent, or far too old */
     if (SEQ_GT(ack, c->snd_max)) {
         tcp_send_challenge_ack(c);
@@ -711,8 +731,13 @@ static int tcp_ack_input(struct tcp_conn *c, struct tcp_seg *sg)
             }
         }
     }
-    /* window update (RFC 9293 3.10.7.4) */
-    if (SEQ_LT(c->snd_wl1, sg->seq) || (c->snd_wl1 == sg->seq && SEQ_LEQ(c->snd_wl2, ack))) {
+    /* window update (RFC 9293 3.10.7.4), and on every ACK that moves snd_una
+     * (as Linux does): snd_wnd counts from snd_una, so keeping the old value
+     * would move the right edge beyond what the peer offered. A peer's go-back-N
+     * retransmission carries an older sequence number than snd_wl1 with a
+     * newer ACK. */
+    if (SEQ_LT(c->snd_wl1, sg->seq) || (c->snd_wl1 == sg->seq && SEQ_LEQ(c->snd_wl2, ack)) ||
+        SEQ_GT(ack, una_before)) {
         int opened = c->snd_wnd == 0 && win > 0;
         c->snd_wnd = win;
         c->snd_wl1 = sg->seq;
@@ -761,7 +786,7 @@ static void tcp_sync_input(struct tcp_conn *c, struct tcp_seg *sg)
         tcp_output(c);
         return;
     }
-    if (!tcp_seg_acceptable(c, sg, seglen)) {
+    if (!tcp_seg_acceptable(c, sg, seglen) && !tcp_seg_old_with_ack(c, sg, seglen)) {
         if (sg->flags & TH_RST)
             return;
         if (SEQ_LEQ(sg->seq + seglen, c->rcv_nxt))

@@ -213,11 +213,25 @@ int tcp_send_segment(struct tcp_conn *c, uint32_t seq, uint8_t flags, uint32_t o
     return 0;
 }
 
+/* The sequence number of a segment without data or SYN/FIN: snd_max, not
+ * snd_nxt, which a retransmission may have moved back below what the peer
+ * already holds (it would drop the segment as old, ACK included); but never
+ * beyond the right edge of the peer's window, which it would drop too
+ * (Linux's rule). */
+static uint32_t tcp_ack_seq(const struct tcp_conn *c)
+{
+    uint32_t edge = c->snd_una + c->snd_wnd;
+
+    if (c->state < TCPS_ESTABLISHED)
+        return c->snd_nxt;
+    return SEQ_GT(c->snd_max, edge) ? edge : c->snd_max;
+}
+
 void tcp_send_ack_now(struct tcp_conn *c)
 {
     if (c->state == TCPS_CLOSED || c->state == TCPS_LISTEN || c->state == TCPS_SYN_SENT)
         return;
-    tcp_send_segment(c, c->snd_nxt, TH_ACK, 0, 0);
+    tcp_send_segment(c, tcp_ack_seq(c), TH_ACK, 0, 0);
 }
 
 /* RFC 5961: an ACK with the current numbers, rate-unlimited (one per event). */
@@ -400,7 +414,7 @@ int tcp_output(struct tcp_conn *c)
         if (len == 0 && !fin) {
             if (!(c->flags & TF_ACKNOW))
                 s->tcp->st.window_updates++;
-            tcp_send_segment(c, c->snd_nxt, flags, 0, 0);
+            tcp_send_segment(c, tcp_ack_seq(c), flags, 0, 0);
             break;
         }
         if (SEQ_LT(c->snd_nxt, c->snd_max)) {
