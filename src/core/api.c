@@ -508,6 +508,7 @@ DEMI_EXPORT int demi_getcounters(int qd, demi_counter_t *out, size_t cap, size_t
         put(out, cap, &n, "core.wait_timeouts", core_stats.wait_timeouts);
         put(out, cap, &n, "core.polls", core_stats.polls);
         put(out, cap, &n, "core.blocking_polls", core_stats.blocks);
+        put(out, cap, &n, "core.yields", core_stats.yields);
         put(out, cap, &n, "core.queues_opened", core_stats.queues_opened);
         put(out, cap, &n, "core.queues_closed", core_stats.queues_closed);
         put(out, cap, &n, "core.queues_open", queue_open_count());

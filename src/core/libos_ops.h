@@ -21,6 +21,7 @@
 
 #include <demi/stats.h>
 #include <demi/types.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "op.h"
@@ -49,6 +50,11 @@ struct demi_libos_ops {
     int (*open_pipe)(struct demi_queue *q, const char *name);
 
     int (*poll)(int64_t block_ns);
+
+    /* True when the device's waits can block anyway (kernel sockets, a
+     * pollable fd): a busy-poll that found nothing then yields the CPU (see
+     * wait.c). False keeps the data path free of system calls (dpdk). */
+    bool yield_when_idle;
 
     /* libOS counters of queue q (NULL: the libOS's global counters); copies
      * up to cap into out and returns how many it has in all. */

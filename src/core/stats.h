@@ -14,6 +14,7 @@ struct core_stats {
     uint64_t wait_timeouts;
     uint64_t polls;         /* libOS poll calls */
     uint64_t blocks;        /* polls allowed to block */
+    uint64_t yields;        /* empty busy-polls that yielded the CPU */
     uint64_t queues_opened;
     uint64_t queues_closed;
 };

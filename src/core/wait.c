@@ -8,6 +8,7 @@
  */
 #include <demi/wait.h>
 #include <errno.h>
+#include <sched.h>
 #include <stdbool.h>
 
 #include "api_internal.h"
@@ -72,7 +73,13 @@ static int wait_until(ready_fn ready, const void *arg, uint64_t tmo_ns)
             uint64_t left = deadline == UINT64_MAX ? MAX_BLOCK_NS : deadline - now;
             block = (int64_t)(left < MAX_BLOCK_NS ? left : MAX_BLOCK_NS);
         }
-        runtime_poll(block);
+        if (runtime_poll(block) == 0 && block == 0 && libos_active->yield_when_idle) {
+            /* A woken process is usually queued on its waker's CPU: without
+             * this, two ends that both spin before blocking each wait for
+             * the other's whole spin (DEMI_SPIN_US) on every round trip. */
+            core_stats.yields++;
+            sched_yield();
+        }
         if (ready(arg))
             return 0;
         if (tmo_ns == 0)

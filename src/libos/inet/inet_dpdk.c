@@ -12,6 +12,7 @@ static int dpdk_libos_init(const struct demi_args *args)
 
 const struct demi_libos_ops dpdk_libos_ops = {
     .name = "dpdk",
+    .yield_when_idle = false,   /* no system calls on the data path */
     .init = dpdk_libos_init,
     INET_LIBOS_COMMON_OPS,
 };

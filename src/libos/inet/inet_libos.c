@@ -6,7 +6,6 @@
  */
 #include <errno.h>
 #include <poll.h>
-#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -366,14 +365,6 @@ int inet_libos_poll(int64_t block_ns)
                 wait = until;
         }
         inet_block(wait);
-    } else if (rx == 0 && tx == 0 && inet_libos.completions == done0 && block_ns == 0 &&
-               nd->ops->fd(nd) >= 0) {
-        /* An empty busy-poll on a device that can block anyway (afpacket,
-         * xdp): let a peer process woken on this CPU run, instead of making
-         * it wait for the whole spin (see posix.c). Devices that cannot block
-         * (dpdk) keep their data path free of system calls. */
-        inet_libos.yields++;
-        sched_yield();
     }
     return (int)(rx + (inet_libos.completions - done0));
 }
@@ -393,7 +384,6 @@ size_t inet_libos_counters(struct demi_queue *q, demi_counter_t *out, size_t cap
         {"inet.polls", inet_libos.polls},       {"inet.rx_frames", inet_libos.rx_frames},
         {"inet.tx_frames", inet_libos.tx_frames}, {"inet.tx_batches", inet_libos.tx_batches},
         {"inet.tx_stalls", inet_libos.tx_stalls}, {"inet.blocks", inet_libos.blocks},
-        {"inet.yields", inet_libos.yields},
         {"inet.completions", inet_libos.completions}, {"inet.pcap_errors", inet_libos.pcap_errors},
     };
     for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++, n++)
@@ -414,6 +404,7 @@ static int afpacket_init(const struct demi_args *args)
 
 const struct demi_libos_ops afpacket_libos_ops = {
     .name = "afpacket",
+    .yield_when_idle = true,    /* the AF_PACKET fd blocks in ppoll() anyway */
     .init = afpacket_init,
     INET_LIBOS_COMMON_OPS,
 };

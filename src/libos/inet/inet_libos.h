@@ -76,7 +76,7 @@ struct inet_libos {
     size_t tx_left_n;
     /* counters */
     uint64_t completions;           /* ops finished by the glue */
-    uint64_t polls, rx_frames, tx_frames, tx_batches, tx_stalls, blocks, yields, pcap_errors;
+    uint64_t polls, rx_frames, tx_frames, tx_batches, tx_stalls, blocks, pcap_errors;
 };
 
 extern struct inet_libos inet_libos;

@@ -11,6 +11,7 @@ static int xdp_libos_init(const struct demi_args *args)
 
 const struct demi_libos_ops xdp_libos_ops = {
     .name = "xdp",
+    .yield_when_idle = true,    /* the AF_XDP fd blocks in ppoll() anyway */
     .init = xdp_libos_init,
     INET_LIBOS_COMMON_OPS,
 };

@@ -10,7 +10,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
-#include <sched.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -293,15 +292,6 @@ static int wait_events(int64_t block_ns)
         }
         return -errno;
     }
-    if (n == 0 && block_ns == 0) {
-        /* Busy-polling found nothing: let a peer that a socket event just
-         * woke run on this CPU. The scheduler tends to wake a process on the
-         * waker's CPU, so without this a spinning client and server delay
-         * each other by the whole spin time (DEMI_SPIN_US) on every round
-         * trip. */
-        posix.g.yields++;
-        sched_yield();
-    }
     return n;
 }
 
@@ -346,5 +336,6 @@ const struct demi_libos_ops posix_libos_ops = {
     .create_pipe = NULL,
     .open_pipe = NULL,
     .poll = posix_poll,
+    .yield_when_idle = true,
     .counters = posix_counters,
 };

@@ -66,7 +66,6 @@ extern const struct demi_libos_ops posix_libos_ops;
     X(epoll_waits, "posix.epoll_waits")                                                                                \
     X(epoll_blocks, "posix.epoll_blocks")                                                                              \
     X(eintr, "posix.eintr")                                                                                            \
-    X(yields, "posix.yields")                                                                                          \
     X(sockets, "posix.sockets")                                                                                        \
     X(accepts, "posix.accepts")                                                                                        \
     X(accept_retries, "posix.accept_retries")                                                                          \
