@@ -2,6 +2,8 @@
 #include "echo_pattern.h"
 
 #include <endian.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 
 /* splitmix64's output function: a bijective 64-bit mixer. */
@@ -68,4 +70,19 @@ size_t echo_pattern_check(const void *buf, size_t len, uint64_t seed, uint64_t o
         if (p[i] != echo_pattern_byte(seed, off + i))
             return i;
     return len;
+}
+
+bool echo_check_echo(const void *buf, size_t len, uint64_t seed, uint64_t off, size_t size, char *why,
+                     size_t whylen)
+{
+    if (off > size || len > size - off) {
+        snprintf(why, whylen, "echo has %" PRIu64 " bytes, more than the %zu sent", off + len, size);
+        return false;
+    }
+    size_t bad = echo_pattern_check(buf, len, seed, off);
+    if (bad == len)
+        return true;
+    snprintf(why, whylen, "echo mismatch at byte %" PRIu64 " of %zu: got 0x%02x, expected 0x%02x", off + bad, size,
+             ((const uint8_t *)buf)[bad], echo_pattern_byte(seed, off + bad));
+    return false;
 }

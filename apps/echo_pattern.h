@@ -8,6 +8,7 @@
 #define DEMI_ECHO_PATTERN_H_
 
 #include <demi/types.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -25,5 +26,12 @@ size_t echo_pattern_check(const void *buf, size_t len, uint64_t seed, uint64_t o
 
 /* The expected byte at message offset off. */
 uint8_t echo_pattern_byte(uint64_t seed, uint64_t off);
+
+/* Checks len echoed bytes at buf that start at offset off of a message of
+ * size bytes with the given seed. Returns true when they are all right, or
+ * false with the reason in why (e.g. "echo mismatch at byte 100 of 300: got
+ * 0x12, expected 0x13", or "echo has 400 bytes, more than the 300 sent"). */
+bool echo_check_echo(const void *buf, size_t len, uint64_t seed, uint64_t off, size_t size, char *why,
+                     size_t whylen);
 
 #endif /* DEMI_ECHO_PATTERN_H_ */

@@ -1,5 +1,6 @@
-/* Unit tests of demi-echo's helpers: percentiles, message patterns, --addr
- * parsing, the qd map. No libOS is started. */
+/* Unit tests of demi-echo's helpers: message patterns and the echo check,
+ * the command line (echo_opts.c), the qd map. No libOS is started. The
+ * histogram has its own test (test_echo_hist.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,46 +13,7 @@
 
 #include "echo.h"
 #include "echo_pattern.h"
-#include "echo_stats.h"
-
-static void test_percentile_exact(void **state)
-{
-    (void)state;
-    struct echo_samples s = {0};
-    for (uint64_t v = 1000; v >= 1; v--)  /* reversed: summarize must sort */
-        assert_int_equal(echo_samples_add(&s, v), 0);
-    struct echo_summary sum;
-    echo_samples_summarize(&s, &sum);
-    assert_int_equal(sum.n, 1000);
-    assert_int_equal(sum.min_ns, 1);
-    assert_int_equal(sum.p50_ns, 500);
-    assert_int_equal(sum.p90_ns, 900);
-    assert_int_equal(sum.p99_ns, 990);
-    assert_int_equal(sum.p999_ns, 999);
-    assert_int_equal(sum.max_ns, 1000);
-    assert_true(sum.mean_ns > 500.49 && sum.mean_ns < 500.51);
-    echo_samples_free(&s);
-}
-
-static void test_percentile_small(void **state)
-{
-    (void)state;
-    uint64_t one[1] = {7};
-    assert_int_equal(echo_percentile(one, 1, 500), 7);
-    assert_int_equal(echo_percentile(one, 1, 999), 7);
-    uint64_t ten[10] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
-    assert_int_equal(echo_percentile(ten, 10, 500), 5);   /* ceil(5.0) = 5th */
-    assert_int_equal(echo_percentile(ten, 10, 990), 10);  /* ceil(9.9) = 10th */
-    assert_int_equal(echo_percentile(ten, 10, 999), 10);
-    assert_int_equal(echo_percentile(ten, 10, 0), 1);
-    assert_int_equal(echo_percentile(ten, 10, 5000), 10);  /* clamped */
-
-    struct echo_samples s = {0};
-    struct echo_summary sum;
-    echo_samples_summarize(&s, &sum);  /* none: all zero */
-    assert_int_equal(sum.n, 0);
-    assert_int_equal(sum.max_ns, 0);
-}
+#include "echo_opts.h"
 
 /* An sga over plain memory split into segments of the given lengths. */
 static demi_sgarray_t make_sga(uint8_t *mem, const uint32_t *lens, uint32_t n)
@@ -94,7 +56,15 @@ static void test_pattern_roundtrip(void **state)
     a[2050] ^= 0x40;
     assert_int_equal(echo_pattern_check(a, LEN, seed, 0), 2050);
     assert_int_equal(echo_pattern_check(a + 2001, 100, seed, 2001), 49);
+
+    /* the check of an echo names the byte, and refuses more than was sent */
+    char why[160];
+    assert_false(echo_check_echo(a + 2001, 100, seed, 2001, LEN, why, sizeof(why)));
+    assert_non_null(strstr(why, "echo mismatch at byte 2050 of 4099"));
     a[2050] ^= 0x40;
+    assert_true(echo_check_echo(a + 2001, 100, seed, 2001, LEN, why, sizeof(why)));
+    assert_false(echo_check_echo(a, 100, seed, LEN - 50, LEN, why, sizeof(why)));
+    assert_non_null(strstr(why, "echo has 4149 bytes, more than the 4099 sent"));
 
     /* another message, or the right bytes at the wrong offset, fail */
     assert_true(echo_pattern_check(a, 64, echo_pattern_seed(3, 18), 0) < 64);
@@ -144,11 +114,99 @@ static void test_qdmap(void **state)
     echo_qdmap_free(&m);
 }
 
+static const struct echo_prog test_prog = {
+    .name = "test-echo", .max_conns = 1000, .features = ECHO_FEAT_OPEN_LOOP | ECHO_FEAT_PROGRESS,
+};
+static const struct echo_prog test_prog_plain = {.name = "test-plain", .max_conns = 10, .features = ECHO_FEAT_SPIN};
+
+/* Parses a command line given as one string (words split at spaces). */
+static int parse(const struct echo_prog *p, const char *line, struct echo_opts *o)
+{
+    static char buf[512];
+    char *argv[32];
+    int argc = 0;
+    snprintf(buf, sizeof(buf), "prog %s", line);
+    for (char *t = strtok(buf, " "); t && argc < 31; t = strtok(NULL, " "))
+        argv[argc++] = t;
+    argv[argc] = NULL;
+    FILE *saved = stderr;
+    stderr = fopen("/dev/null", "w");  /* the usage text of the refusals */
+    int rc = echo_opts_parse(p, argc, argv, o);
+    fclose(stderr);
+    stderr = saved;
+    return rc;
+}
+
+static void test_opts(void **state)
+{
+    (void)state;
+    struct echo_opts o;
+    assert_int_equal(parse(&test_prog, "client --addr 127.0.0.1:7", &o), -1);
+    assert_false(o.server);
+    assert_int_equal(o.size, 64);
+    assert_int_equal(o.count, 10000);
+    assert_int_equal(o.pipeline, 1);
+    assert_true(o.rate == 0 && o.duration_sec == 0);
+    assert_int_equal(o.progress, ECHO_PROGRESS_AUTO);
+
+    assert_int_equal(parse(&test_prog, "client -a 10.0.0.1:80 -s 2k -n 5 -c 3 -w 7 -t 0.5 -P 8 --quiet", &o), -1);
+    assert_int_equal(o.size, 2048);
+    assert_int_equal(o.count, 5);
+    assert_int_equal(o.conns, 3);
+    assert_int_equal(o.warmup, 7);
+    assert_int_equal(o.pipeline, 8);
+    assert_int_equal(o.progress, ECHO_PROGRESS_OFF);
+
+    /* --duration alone: no count limit; with --count: both limits */
+    assert_int_equal(parse(&test_prog, "client --addr 127.0.0.1:7 --duration 2.5 --progress", &o), -1);
+    assert_int_equal(o.count, ECHO_COUNT_UNLIMITED);
+    assert_true(o.duration_sec == 2.5);
+    assert_int_equal(o.progress, ECHO_PROGRESS_ON);
+    assert_int_equal(parse(&test_prog, "client --addr 127.0.0.1:7 --duration 2 --count 9", &o), -1);
+    assert_int_equal(o.count, 9);
+
+    /* --rate: open loop, with a deeper pipeline unless one is given */
+    assert_int_equal(parse(&test_prog, "client --addr 127.0.0.1:7 --rate 1000", &o), -1);
+    assert_true(o.rate == 1000);
+    assert_int_equal(o.pipeline, ECHO_RATE_PIPELINE);
+    assert_int_equal(parse(&test_prog, "client --addr 127.0.0.1:7 --rate 1e4 --pipeline 2", &o), -1);
+    assert_int_equal(o.pipeline, 2);
+
+    assert_int_equal(parse(&test_prog, "server --addr 0.0.0.0:0", &o), -1);
+    assert_true(o.server);
+    assert_int_equal(o.proto, ECHO_PROTO_BOTH);
+
+    const char *bad[] = {
+        "", "bogus", "client", "client --addr 127.0.0.1:0", "client --addr 0.0.0.0:7",
+        "client --addr 127.0.0.1:7 --size 0", "client --addr 127.0.0.1:7 --size 2g",
+        "client --addr 127.0.0.1:7 --proto udp --size 65508", "client --addr 127.0.0.1:7 --proto both",
+        "client --addr 127.0.0.1:7 --conns 1001", "client --addr 127.0.0.1:7 --pipeline 0",
+        "client --addr 127.0.0.1:7 --pipeline 4097", "client --addr 127.0.0.1:7 --rate 0",
+        "client --addr 127.0.0.1:7 --rate -5", "client --addr 127.0.0.1:7 --rate nan",
+        "client --addr 127.0.0.1:7 --duration 0", "client --addr 127.0.0.1:7 --duration x",
+        "client --addr 127.0.0.1:7 --timeout 0", "client --addr 127.0.0.1:7 --count 0",
+        "client --addr 127.0.0.1:7 extra", "client --addr 127.0.0.1:7 --spin",
+        "server --addr 127.0.0.1:7 --count 3", "server --addr 127.0.0.1:7 --rate 10", "--help",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        if (parse(&test_prog, bad[i], &o) != 2)
+            fail_msg("accepted: %s", bad[i]);
+
+    /* a program without a feature refuses its options; --spin where it has it */
+    assert_int_equal(parse(&test_prog_plain, "client --addr 127.0.0.1:7 --rate 10", &o), 2);
+    assert_int_equal(parse(&test_prog_plain, "client --addr 127.0.0.1:7 --pipeline 2", &o), 2);
+    assert_int_equal(parse(&test_prog_plain, "client --addr 127.0.0.1:7 --quiet", &o), 2);
+    assert_int_equal(parse(&test_prog_plain, "client --addr 127.0.0.1:7 --conns 11", &o), 2);
+    assert_int_equal(parse(&test_prog_plain, "server --addr 127.0.0.1:7 --spin", &o), -1);
+    assert_true(o.spin);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_percentile_exact), cmocka_unit_test(test_percentile_small),
-        cmocka_unit_test(test_pattern_roundtrip), cmocka_unit_test(test_parse_addr),
+        cmocka_unit_test(test_pattern_roundtrip),
+        cmocka_unit_test(test_parse_addr),
+        cmocka_unit_test(test_opts),
         cmocka_unit_test(test_qdmap),
     };
     return cmocka_run_group_tests_name("demi-echo units", tests, NULL, NULL);

@@ -6,7 +6,10 @@
  * A message is filled with demi-echo's pattern, sent whole (reading echoed
  * bytes meanwhile if the send would block, so large messages cannot
  * deadlock), and its echo is read and every byte checked. The first error
- * ends the run with a non-zero exit code.
+ * ends the run with a non-zero exit code. Each thread records its RTTs in
+ * its own fixed-size histogram (apps/echo_hist.h), merged at the end: memory
+ * does not grow with --count. --duration ends every thread's measured
+ * phase at the same deadline.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -23,11 +26,11 @@
 
 #include "echo_pattern.h"
 #include "echo_report.h"
-#include "echo_stats.h"
+#include "echo_hist.h"
+#include "echo_util.h"
 #include "plain_echo.h"
 
 #define CLI_CHUNK (256u << 10)          /* receive buffer per connection */
-#define CLI_RESERVE_MAX (16u << 20)     /* samples reserved up front, at most */
 #define CLI_STACK (256u << 10)
 
 /* A barrier whose party count can shrink (when a thread fails to start). */
@@ -43,16 +46,17 @@ struct cli_conn {
     int fd;
     uint64_t warm_quota, quota, seq;
     uint8_t *tx, *rx;
-    struct echo_samples samples;
+    struct echo_hist hist;          /* measured RTTs */
     uint64_t t_begin, t_end;        /* this connection's measured phase */
     pthread_t thread;
 };
 
 struct client {
-    const struct plain_opts *o;
+    const struct echo_opts *o;
     bool udp;
     struct cli_conn *conns;
     struct plain_gate gate;
+    uint64_t deadline;              /* --duration: end of the measured phase (0: none) */
     atomic_uint errors;
 };
 
@@ -102,7 +106,7 @@ static void cli_fail(struct cli_conn *c, const char *fmt, ...)
 /* Opens c's socket with the timeouts set and connects it. Returns false after reporting. */
 static bool conn_open(struct cli_conn *c)
 {
-    const struct plain_opts *o = c->cl->o;
+    const struct echo_opts *o = c->cl->o;
     double t = o->timeout_sec;
     struct timeval tv = {(time_t)t, (suseconds_t)((t - (double)(time_t)t) * 1e6)};
     int one = 1;
@@ -127,11 +131,10 @@ static bool conn_open(struct cli_conn *c)
 /* Checks n echoed bytes at c->rx, which start at message offset off. */
 static bool check_chunk(struct cli_conn *c, size_t n, uint64_t seed, uint64_t off)
 {
-    size_t bad = echo_pattern_check(c->rx, n, seed, off);
-    if (bad == n)
+    char why[160];
+    if (echo_check_echo(c->rx, n, seed, off, c->cl->o->size, why, sizeof(why)))
         return true;
-    cli_fail(c, "wrong byte at offset %" PRIu64 ": 0x%02x, expected 0x%02x", off + bad, c->rx[bad],
-             echo_pattern_byte(seed, off + bad));
+    cli_fail(c, "%s", why);
     return false;
 }
 
@@ -171,7 +174,7 @@ static uint64_t conn_message(struct cli_conn *c)
     uint64_t seed = echo_pattern_seed(c->id, c->seq++);
     demi_sgarray_t sga = {.sga_numsegs = 1, .sga_segs = {{.sgaseg_buf = c->tx, .sgaseg_len = (uint32_t)size}}};
     echo_pattern_fill(&sga, seed);
-    uint64_t t_start = plain_now_ns(), sent = 0, got = 0;
+    uint64_t t_start = echo_now_ns(), sent = 0, got = 0;
     while (sent < size) {
         ssize_t n = send(c->fd, c->tx + sent, size - sent, MSG_DONTWAIT | MSG_NOSIGNAL);
         if (n > 0) {
@@ -195,13 +198,13 @@ static uint64_t conn_message(struct cli_conn *c)
     while (got < size) {
         if (!recv_some(c, seed, &got, c->cl->o->spin ? MSG_DONTWAIT : 0))
             return 0;
-        if (plain_now_ns() - t_start > limit) {
+        if (echo_now_ns() - t_start > limit) {
             cli_fail(c, "timed out after %.1f s with %" PRIu64 " of %zu bytes echoed", c->cl->o->timeout_sec, got,
                      size);
             return 0;
         }
     }
-    uint64_t rtt = plain_now_ns() - t_start;
+    uint64_t rtt = echo_now_ns() - t_start;
     return rtt ? rtt : 1;
 }
 
@@ -214,39 +217,43 @@ static void *conn_main(void *arg)
     for (uint64_t i = 0; i < c->warm_quota && !atomic_load(&cl->errors); i++)
         conn_message(c);
     gate_wait(&cl->gate);
-    c->t_begin = plain_now_ns();
+    c->t_begin = echo_now_ns();
+    if (cl->o->duration_sec > 0 && c->id == 0)
+        cl->deadline = c->t_begin + (uint64_t)(cl->o->duration_sec * 1e9);
+    gate_wait(&cl->gate);  /* every thread sees the deadline */
     for (uint64_t i = 0; i < c->quota && !atomic_load(&cl->errors); i++) {
+        if (cl->deadline && echo_now_ns() >= cl->deadline)
+            break;
         uint64_t rtt = conn_message(c);
-        if (rtt && echo_samples_add(&c->samples, rtt) != 0)
-            cli_fail(c, "out of memory for RTT samples");
+        if (rtt)
+            echo_hist_record(&c->hist, rtt);
     }
-    c->t_end = plain_now_ns();
+    c->t_end = echo_now_ns();
     return NULL;
 }
 
-/* Merges every connection's samples and prints the table or JSON. */
+/* Merges every connection's histogram and prints the table or JSON. */
 static int client_report(struct client *cl)
 {
-    const struct plain_opts *o = cl->o;
-    struct echo_samples all = {0};
+    const struct echo_opts *o = cl->o;
+    struct echo_hist *all = malloc(sizeof(*all));
+    if (!all) {
+        fprintf(stderr, PLAIN_PROG ": out of memory for the report\n");
+        return ENOMEM;
+    }
+    echo_hist_init(all);
     uint64_t t0 = UINT64_MAX, t1 = 0;
     for (uint32_t i = 0; i < o->conns; i++) {
         struct cli_conn *c = &cl->conns[i];
-        for (size_t k = 0; k < c->samples.n; k++)
-            if (echo_samples_add(&all, c->samples.ns[k]) != 0) {
-                fprintf(stderr, PLAIN_PROG ": out of memory merging samples\n");
-                cl->errors++;
-                break;
-            }
+        echo_hist_merge(all, &c->hist);
         t0 = c->t_begin && c->t_begin < t0 ? c->t_begin : t0;
         t1 = c->t_end > t1 ? c->t_end : t1;
     }
     struct echo_result r = {
-        .libos = PLAIN_LIBOS, .proto = cl->udp ? "udp" : "tcp", .size = o->size, .conns = o->conns,
-        .errors = atomic_load(&cl->errors),
+        .libos = PLAIN_LIBOS, .proto = cl->udp ? "udp" : "tcp", .size = o->size, .count = all->n,
+        .conns = o->conns, .pipeline = 1, .hist = all, .errors = atomic_load(&cl->errors),
+        .max_rss_kib = echo_max_rss_kib(),
     };
-    echo_samples_summarize(&all, &r.rtt);
-    r.count = r.rtt.n;
     if (!r.errors && t1 > t0)
         r.elapsed_sec = (double)(t1 - t0) / 1e9;
     int rc = 0;
@@ -259,14 +266,14 @@ static int client_report(struct client *cl)
     } else if (!r.errors) {
         echo_report_table(stdout, &r);
     }
-    echo_samples_free(&all);
+    free(all);
     return rc;
 }
 
-/* Allocates c's buffers and reserves its samples. Returns 0 or ENOMEM. */
+/* Allocates c's buffers. Returns 0 or ENOMEM. */
 static int conn_init(struct client *cl, struct cli_conn *c, uint32_t i)
 {
-    const struct plain_opts *o = cl->o;
+    const struct echo_opts *o = cl->o;
     c->cl = cl;
     c->id = i;
     c->fd = -1;
@@ -274,15 +281,15 @@ static int conn_init(struct client *cl, struct cli_conn *c, uint32_t i)
     c->warm_quota = o->warmup / o->conns + (i < o->warmup % o->conns);
     c->tx = malloc(o->size);
     c->rx = malloc(CLI_CHUNK);
-    size_t reserve = c->quota < CLI_RESERVE_MAX ? (size_t)c->quota : CLI_RESERVE_MAX;
-    if (!c->tx || !c->rx || echo_samples_reserve(&c->samples, reserve) != 0)
+    echo_hist_init(&c->hist);
+    if (!c->tx || !c->rx)
         return ENOMEM;
     return 0;
 }
 
-int plain_client_run(const struct plain_opts *o)
+int plain_client_run(const struct echo_opts *o)
 {
-    struct client cl = {.o = o, .udp = o->proto == PLAIN_UDP};
+    struct client cl = {.o = o, .udp = o->proto == ECHO_PROTO_UDP};
     uint32_t started = 0;
     int rc = 1;
     pthread_attr_t attr;
@@ -318,7 +325,6 @@ done:
             close(c->fd);
         free(c->tx);
         free(c->rx);
-        echo_samples_free(&c->samples);
     }
     free(cl.conns);
     pthread_attr_destroy(&attr);

@@ -171,7 +171,7 @@ static int open_listener(struct server *s, int type, const struct sockaddr_in *a
     return fd;
 }
 
-int plain_server_run(const struct plain_opts *o)
+int plain_server_run(const struct echo_opts *o)
 {
     static struct server s;     /* 64 KiB datagram buffer: not on the stack */
     struct sockaddr_in addr = o->addr;
@@ -182,13 +182,13 @@ int plain_server_run(const struct plain_opts *o)
         perror(PLAIN_PROG ": epoll_create1");
         return 1;
     }
-    if (o->proto & PLAIN_TCP) {
+    if (o->proto & ECHO_PROTO_TCP) {
         if ((s.lfd = open_listener(&s, SOCK_STREAM, &addr, &s.lfd)) < 0)
             goto out;
         socklen_t len = sizeof(addr);
         getsockname(s.lfd, (struct sockaddr *)&addr, &len);  /* port 0: udp takes the same one */
     }
-    if ((o->proto & PLAIN_UDP) && (s.ufd = open_listener(&s, SOCK_DGRAM, &addr, &s.ufd)) < 0)
+    if ((o->proto & ECHO_PROTO_UDP) && (s.ufd = open_listener(&s, SOCK_DGRAM, &addr, &s.ufd)) < 0)
         goto out;
     struct sigaction sa = {.sa_handler = on_signal};  /* no SA_RESTART: epoll_wait returns EINTR */
     sigaction(SIGINT, &sa, NULL);
@@ -196,7 +196,7 @@ int plain_server_run(const struct plain_opts *o)
     char ip[INET_ADDRSTRLEN];
     inet_ntop(AF_INET, &addr.sin_addr, ip, sizeof(ip));
     fprintf(stderr, PLAIN_PROG ": serving %s on %s:%u (plain kernel sockets%s)\n",
-            o->proto == PLAIN_BOTH ? "tcp+udp" : o->proto == PLAIN_TCP ? "tcp" : "udp", ip,
+            o->proto == ECHO_PROTO_BOTH ? "tcp+udp" : o->proto == ECHO_PROTO_TCP ? "tcp" : "udp", ip,
             (unsigned)ntohs(addr.sin_port), o->spin ? ", busy-polling" : "");
     struct epoll_event evs[PLAIN_SRV_EVENTS];
     while (!stop_requested) {
