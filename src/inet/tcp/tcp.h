@@ -54,6 +54,11 @@ int tcp_listen(struct tcp_conn *c, int backlog);
  * it a callback. Returns 0, EAGAIN (none ready), EINVAL (not listening). */
 int tcp_accept(struct tcp_conn *l, struct tcp_conn **out, tcp_event_fn fn, void *user);
 
+/* Number of established connections waiting on listener l for tcp_accept
+ * (0 when l is not listening). Lets the owner allocate what an accepted
+ * connection needs only when there is one. */
+uint32_t tcp_accept_ready(const struct tcp_conn *l);
+
 /* Starts an active open. Returns 0 (completion via TCP_EV_CONNECTED or
  * TCP_EV_ERROR), EISCONN, EALREADY, EADDRNOTAVAIL (no ephemeral port),
  * ENETUNREACH. */

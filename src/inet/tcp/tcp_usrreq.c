@@ -63,6 +63,11 @@ int tcp_listen(struct tcp_conn *c, int backlog)
     return 0;
 }
 
+uint32_t tcp_accept_ready(const struct tcp_conn *l)
+{
+    return l->state == TCPS_LISTEN ? l->acq_len : 0;
+}
+
 int tcp_accept(struct tcp_conn *l, struct tcp_conn **out, tcp_event_fn fn, void *user)
 {
     struct tcp_conn *c;

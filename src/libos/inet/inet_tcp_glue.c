@@ -22,48 +22,44 @@
 
 static void tcp_event(void *user, struct tcp_conn *c, enum tcp_event ev, int err);
 
-/* Completes pending accepts while the listener has connections ready. */
+/* Completes pending accepts while the listener has connections ready.
+ * Nothing is allocated while none is ready, so a pending accept costs
+ * nothing per poll. When the queue for a ready connection cannot be
+ * allocated (EMFILE, ENOMEM), the accept fails with that errno and the
+ * connection stays on the listener's accept queue for the next accept. */
 static void tcp_drain_accepts(struct inet_queue *iq)
 {
     struct demi_op *op;
 
-    while ((op = TAILQ_FIRST(&iq->accepts)) != NULL) {
+    while ((op = TAILQ_FIRST(&iq->accepts)) != NULL && tcp_accept_ready(iq->tcp) > 0) {
         struct demi_queue *nq = queue_alloc(QK_TCP);
-        struct inet_queue *niq;
+        struct inet_queue *niq = NULL;
         struct tcp_conn *c;
         struct sockaddr_in peer = {.sin_family = AF_INET};
-        int err;
+        int err = nq ? 0 : errno ? errno : ENOMEM;
 
-        if (!nq) {
-            TAILQ_REMOVE(&iq->accepts, op, lentry);
-            op_fail(op, errno ? errno : ENOMEM);
-            inet_count_completion();
-            continue;
-        }
-        niq = inet_queue_new(nq, QK_TCP);
-        if (!niq) {
+        if (nq && !(niq = inet_queue_new(nq, QK_TCP))) {
             queue_free(nq);
-            TAILQ_REMOVE(&iq->accepts, op, lentry);
-            op_fail(op, ENOMEM);
-            inet_count_completion();
-            continue;
+            err = ENOMEM;
         }
-        err = tcp_accept(iq->tcp, &c, tcp_event, niq);
-        if (err) {
-            inet_queue_free(niq);
-            queue_free(nq);
-            if (err == EAGAIN)
-                break;
-            TAILQ_REMOVE(&iq->accepts, op, lentry);
-            op_fail(op, err);
-            inet_count_completion();
-            continue;
+        if (!err) {
+            err = tcp_accept(iq->tcp, &c, tcp_event, niq);
+            if (err) {
+                inet_queue_free(niq);
+                queue_free(nq);
+                if (err == EAGAIN)
+                    break;          /* not ready after all: nothing taken */
+            }
         }
-        niq->tcp = c;
-        niq->connected = true;
-        tcp_getname(c, NULL, NULL, &peer.sin_addr.s_addr, &peer.sin_port);
         TAILQ_REMOVE(&iq->accepts, op, lentry);
-        op_complete_accept(op, nq->qd, &peer);
+        if (err) {
+            op_fail(op, err);
+        } else {
+            niq->tcp = c;
+            niq->connected = true;
+            tcp_getname(c, NULL, NULL, &peer.sin_addr.s_addr, &peer.sin_port);
+            op_complete_accept(op, nq->qd, &peer);
+        }
         inet_count_completion();
     }
 }
