@@ -57,15 +57,8 @@ timeout 5 "$ECHO" server --addr 127.0.0.1:0 --count 3 >"$TMP/out" 2>&1; [ $? -eq
     || not_ok "client option to server"
 
 # --- server on an ephemeral port; its first stderr line names the port
-"$ECHO" server --addr 127.0.0.1:0 2>"$TMP/server.err" &
-SERVER_PID=$!
-PORT=
-for _ in $(seq 100); do
-    PORT=$(sed -n 's/.*serving tcp+udp on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$TMP/server.err")
-    [ -n "$PORT" ] && break
-    sleep 0.05
-done
-if [ -z "$PORT" ]; then
+. "$(dirname "$0")/echo_test_lib.sh"
+if ! echo_server_start "$TMP/server.err" "$ECHO" server --addr 127.0.0.1:0; then
     not_ok "server start"; cat "$TMP/server.err"; echo "$pass passed, $((fail)) failed"; exit 1
 fi
 ok "server listening on port $PORT"

@@ -21,63 +21,29 @@
 # table between <!-- callgrind:begin --> and <!-- callgrind:end --> in docs/benchmarks.md.
 set -u
 
-ORIG_ARGS=("$@")
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-ROOT=$(dirname "$HERE")
-BUILD=$ROOT/build
-COMPILE=1
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 N=2000
 SIZE=64
-ONLY=
-WRITE_DOC=1
-ALL_CONFIGS="plain posix afpacket xdp dpdk rdma"
+ALL_CONFIGS="plain posix afpacket xdp dpdk rdma"  # cfg_<name> of lib.sh each
 
-usage() {
-    sed -n '2,/^set -u/p' "${BASH_SOURCE[0]}" | sed '/^set -u/d; s/^# \{0,1\}//'
-}
-
-while [ $# -gt 0 ]; do
+bench_script_opt() {
     case $1 in
-    --build) BUILD=$(cd "$ROOT" && realpath -m "${2:?--build needs a directory}"); shift ;;
-    --no-compile) COMPILE=0 ;;
-    --count) N=${2:?--count needs a number}; shift ;;
-    --size) SIZE=${2:?--size needs a number}; shift ;;
-    --only) ONLY=${2:?--only needs a list}; shift ;;
-    --no-doc) WRITE_DOC=0 ;;
-    -h | --help) usage; exit 0 ;;
-    *) echo "callgrind.sh: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
+    --count) N=${2:?--count needs a number}; BENCH_SHIFT=2 ;;
+    --size) SIZE=${2:?--size needs a number}; BENCH_SHIFT=2 ;;
+    *) return 1 ;;
     esac
-    shift
-done
-case $N in '' | *[!0-9]*) echo "callgrind.sh: --count wants 10 to 100000" >&2; exit 2 ;; esac
-[ "$N" -ge 10 ] && [ "$N" -le 100000 ] || { echo "callgrind.sh: --count wants 10 to 100000" >&2; exit 2; }
-case $SIZE in '' | *[!0-9]*) echo "callgrind.sh: --size wants bytes, 1 to 1048576" >&2; exit 2 ;; esac
-[ "$SIZE" -ge 1 ] && [ "$SIZE" -le 1048576 ] || { echo "callgrind.sh: --size wants bytes, 1 to 1048576" >&2; exit 2; }
-for c in ${ONLY//,/ }; do
-    case " $ALL_CONFIGS " in *" $c "*) ;; *) echo "callgrind.sh: unknown configuration '$c'" >&2; exit 2 ;; esac
-done
+}
+bench_parse "$@"
+bench_range --count "$N" 10 100000
+bench_range --size "$SIZE" 1 1048576 bytes
+bench_check_only $ALL_CONFIGS
 command -v valgrind >/dev/null || { echo "callgrind.sh: valgrind is not installed (Debian: valgrind)" >&2; exit 1; }
 
-PY=python3
-[ -x /usr/bin/python3 ] && PY=/usr/bin/python3
 CLIENT_LIMIT=900        # seconds for one client under callgrind (about 50 times slower)
 SERVER_LIMIT=3600
 START_LIMIT=20
 
-if [ "$COMPILE" = 1 ]; then
-    if [ ! -f "$BUILD/build.ninja" ]; then
-        meson setup "$BUILD" "$ROOT" >/dev/null || { echo "callgrind.sh: meson setup $BUILD failed" >&2; exit 1; }
-    fi
-    meson compile -C "$BUILD" apps/demi-echo bench/plain-echo >/dev/null ||
-        { echo "callgrind.sh: meson compile -C $BUILD failed" >&2; exit 1; }
-fi
-ECHO=$BUILD/apps/demi-echo
-PLAIN=$BUILD/bench/plain-echo
-for p in "$ECHO" "$PLAIN"; do
-    [ -x "$p" ] || { echo "callgrind.sh: $p is missing (build first, or drop --no-compile)" >&2; exit 1; }
-done
-
-. "$HERE/lib.sh"
+bench_build
 RUN_ID=$(date -u +%Y%m%dT%H%M%SZ)
 mkdir -p "$HERE/results"
 CSV=$HERE/results/callgrind-$RUN_ID.csv
@@ -141,9 +107,7 @@ run_config() {
 
 echo "callgrind: writing $CSV"
 for cfg in $ALL_CONFIGS; do
-    if [ -n "$ONLY" ]; then
-        case ",$ONLY," in *",$cfg,"*) ;; *) continue ;; esac
-    fi
+    bench_selected "$cfg" || continue
     echo "callgrind: $cfg"
     SETUP_ERR=
     run_config "$cfg"
@@ -151,7 +115,7 @@ done
 [ "$WRITE_DOC" = 1 ] || { echo "callgrind: done; results in ${CSV#"$ROOT"/}"; exit 0; }
 cp "$CSV" "$HERE/results/latest-callgrind.csv"
 COMMIT=$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)
-CMDLINE="bench/callgrind.sh $(quote_cmd "${ORIG_ARGS[@]+"${ORIG_ARGS[@]}"}")"
+CMDLINE="bench/callgrind.sh $(quote_cmd "${BENCH_ARGS[@]+"${BENCH_ARGS[@]}"}")"
 CG_RUN="$(date -u '+%Y-%m-%d %H:%M UTC'), commit \`$COMMIT\`, \`$CMDLINE\`, $(valgrind --version), nproc $(nproc),"
 CG_RUN+=" $(uname -sr), load average $LOADAVG_START at the start"
 CG_METHOD="client under callgrind for N = $N and 2N = $((2 * N)) messages of $SIZE B, no warmup (server native);"

@@ -70,8 +70,8 @@ class Hist:
                 "max": self.max, "sum": self.sum, "buckets": [[k, self.counts[k]] for k in sorted(self.counts)]}
 
 
-def objects(path):
-    """The result objects in a file of JSON lines."""
+def json_lines(path, who="histmerge"):
+    """The JSON objects of a file with one per line (- is stdin); exits on a bad line."""
     f = sys.stdin if path == "-" else open(path)
     with f:
         for lineno, line in enumerate(f, 1):
@@ -79,12 +79,17 @@ def objects(path):
             if not line:
                 continue
             try:
-                rec = json.loads(line)
+                yield json.loads(line)
             except json.JSONDecodeError as e:
-                sys.exit(f"histmerge: {path}:{lineno}: bad JSON: {e}")
-            rec = rec.get("result", rec) if isinstance(rec, dict) else None
-            if isinstance(rec, dict) and "rtt_hist" in rec:
-                yield rec
+                sys.exit(f"{who}: {path}:{lineno}: bad JSON: {e}")
+
+
+def objects(path):
+    """The result objects with a histogram in a file of JSON lines."""
+    for rec in json_lines(path):
+        rec = rec.get("result", rec) if isinstance(rec, dict) else None
+        if isinstance(rec, dict) and "rtt_hist" in rec:
+            yield rec
 
 
 def merge(paths):

@@ -21,8 +21,10 @@
 #   dpdk        DEMI_LIBOS=dpdk over net_memif between two processes
 #   rdma        DEMI_LIBOS=rdma over libfabric's tcp provider, loopback
 #   fi_pingpong libfabric's own fi_pingpong -p tcp -e msg on loopback (mean RTT only)
-# A configuration this build or machine cannot run is recorded as "n/a (reason)", never
-# estimated. Each measurement is repeated --runs times (default 3) and the medians reported.
+# A row is a cfg_<name> function in bench/lib.sh (its server and client commands and its
+# description) and its name in ALL_CONFIGS below; a row that is not a demi-echo run has its own
+# row_<name> function here (as fi_pingpong). A configuration this build or machine cannot run
+# is recorded as "n/a (reason)", never estimated. Each measurement is repeated --runs times (default 3) and the medians reported.
 #
 # Writes bench/results/<UTC time>.jsonl (every run, raw), bench/results/latest-summary.csv,
 # the table between <!-- bench:begin --> and <!-- bench:end --> in docs/benchmarks.md, and
@@ -31,47 +33,24 @@
 # sockets it made are removed on exit, also on Ctrl-C.
 set -u
 
-ORIG_ARGS=("$@")
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-ROOT=$(dirname "$HERE")
-BUILD=$ROOT/build
-COMPILE=1
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 RUNS=3
 QUICK=0
-ONLY=
 NOTE=
-WRITE_DOC=1
+# The rows, in order: a cfg_<name> in lib.sh each (row_<name> below when it is no demi-echo row).
 ALL_CONFIGS="plain plain-spin plain-veth posix afpacket xdp dpdk rdma fi_pingpong"
 
-usage() {
-    sed -n '2,/^set -u/p' "${BASH_SOURCE[0]}" | sed '/^set -u/d; s/^# \{0,1\}//'
-}
-
-while [ $# -gt 0 ]; do
+bench_script_opt() {
     case $1 in
-    --build) BUILD=$(cd "$ROOT" && realpath -m "${2:?--build needs a directory}"); shift ;;
-    --no-compile) COMPILE=0 ;;
-    --runs) RUNS=${2:?--runs needs a number}; shift ;;
+    --runs) RUNS=${2:?--runs needs a number}; BENCH_SHIFT=2 ;;
     --quick) QUICK=1 ;;
-    --only) ONLY=${2:?--only needs a list}; shift ;;
-    --note) NOTE=${2:?--note needs a text}; shift ;;
-    --no-doc) WRITE_DOC=0 ;;
-    -h | --help) usage; exit 0 ;;
-    *) echo "run.sh: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
+    --note) NOTE=${2:?--note needs a text}; BENCH_SHIFT=2 ;;
+    *) return 1 ;;
     esac
-    shift
-done
-case $RUNS in '' | *[!0-9]*) echo "run.sh: --runs wants a number from 1 to 20" >&2; exit 2 ;; esac
-[ "$RUNS" -ge 1 ] && [ "$RUNS" -le 20 ] || { echo "run.sh: --runs wants a number from 1 to 20" >&2; exit 2; }
-for c in ${ONLY//,/ }; do
-    case " $ALL_CONFIGS " in
-    *" $c "*) ;;
-    *) echo "run.sh: unknown configuration '$c' (known: $ALL_CONFIGS)" >&2; exit 2 ;;
-    esac
-done
-
-PY=python3
-[ -x /usr/bin/python3 ] && PY=/usr/bin/python3
+}
+bench_parse "$@"
+bench_range --runs "$RUNS" 1 20
+bench_check_only $ALL_CONFIGS
 
 # What is measured: message size, measured messages, unmeasured warmup messages.
 SIZES=(64 1024 65536 1048576)
@@ -87,25 +66,9 @@ SERVER_LIMIT=900        # seconds a server may live
 START_LIMIT=20          # seconds for a server to say it is serving (rte_eal_init is slow)
 
 # --- build ------------------------------------------------------------------
-if [ "$COMPILE" = 1 ]; then
-    if [ ! -f "$BUILD/build.ninja" ]; then
-        meson setup "$BUILD" "$ROOT" >/dev/null || { echo "run.sh: meson setup $BUILD failed" >&2; exit 1; }
-    fi
-    meson compile -C "$BUILD" apps/demi-echo bench/plain-echo >/dev/null ||
-        { echo "run.sh: meson compile -C $BUILD failed" >&2; exit 1; }
-fi
-ECHO=$BUILD/apps/demi-echo
-PLAIN=$BUILD/bench/plain-echo
-for p in "$ECHO" "$PLAIN"; do
-    [ -x "$p" ] || { echo "run.sh: $p is missing (build first, or drop --no-compile)" >&2; exit 1; }
-done
-if timeout 5 "$ECHO" client --addr 127.0.0.1:9 --json --count 1 --timeout 0.1 2>&1 | grep -q 'no json-c'; then
-    echo "run.sh: demi-echo was built without json-c: install libjson-c-dev and rebuild" >&2
-    exit 1
-fi
+bench_build
 
 # --- state and cleanup ------------------------------------------------------
-. "$HERE/lib.sh"
 RUN_ID=$(date -u +%Y%m%dT%H%M%SZ)
 mkdir -p "$HERE/results" "$ROOT/docs/img"
 RAW=$HERE/results/$RUN_ID.jsonl
@@ -160,10 +123,14 @@ measure() {
     done
 }
 
-# run_config CFG: sets up the configuration, starts its server, measures, and tears it down.
-run_config() {
+# row_echo CFG: the demi-echo (or plain-echo) row: sets up the configuration, starts its
+# server, measures, and tears it down.
+row_echo() {
     local cfg=$1
-    if config_setup "$cfg" && emit_cmd "$cfg" server "$(config_server_cmd)" &&
+    config_setup "$cfg"
+    local ok=$?
+    emit "{\"config\":\"$cfg\",\"desc\":$(json_str "$CFG_DESC")}"
+    if [ "$ok" = 0 ] && emit_cmd "$cfg" server "$(config_server_cmd)" &&
         config_start "$cfg" "$TMP/$cfg.server.log"; then
         measure "$cfg" "${CLI[@]}"
     else
@@ -173,8 +140,9 @@ run_config() {
 }
 
 # libfabric's own ping-pong on the same provider: one server and one client per measurement.
-run_fi_pingpong() {
+row_fi_pingpong() {
     local cfg=fi_pingpong
+    emit "{\"config\":\"$cfg\",\"desc\":\"libfabric fi_pingpong -p tcp -e msg, loopback (mean RTT only)\"}"
     if ! command -v fi_pingpong >/dev/null; then
         emit_na "$cfg" "fi_pingpong not installed (Debian: libfabric-bin)"
         return
@@ -220,20 +188,18 @@ run_fi_pingpong() {
         counts+="${SIZE_NAMES[i]} x ${COUNTS[i]} (+${WARMUPS[i]} warmup); "
     done
     printf '"counts":%s,' "$(json_str "$counts")"
-    printf '"command":%s,' "$(json_str "bench/run.sh $(quote_cmd "${ORIG_ARGS[@]+"${ORIG_ARGS[@]}"}")")"
+    printf '"command":%s,' "$(json_str "bench/run.sh $(quote_cmd "${BENCH_ARGS[@]+"${BENCH_ARGS[@]}"}")")"
     printf '"note":%s}}\n' "$(json_str "$NOTE")"
 } >>"$RAW"
 
 echo "bench: writing $RAW"
 for cfg in $ALL_CONFIGS; do
-    if [ -n "$ONLY" ]; then
-        case ",$ONLY," in *",$cfg,"*) ;; *) continue ;; esac
-    fi
+    bench_selected "$cfg" || continue
     echo "bench: $cfg"
-    if [ "$cfg" = fi_pingpong ]; then
-        run_fi_pingpong
+    if declare -F "row_${cfg//-/_}" >/dev/null; then
+        "row_${cfg//-/_}"
     else
-        run_config "$cfg"
+        row_echo "$cfg"
     fi
 done
 emit "{\"facts_end\":{\"loadavg_end\":$(json_str "$(cut -d' ' -f1-3 /proc/loadavg)")}}"

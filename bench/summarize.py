@@ -8,6 +8,9 @@ Reads the raw JSON-lines file run.sh wrote and writes
          <!-- bench:end --> in docs/benchmarks.md (appended when the markers are missing),
 and prints a short table on stdout.
 Nothing is estimated: a configuration without results is shown as n/a with its reason.
+The rows are the configurations in the order the run recorded them, each described by its
+"desc" record (bench/lib.sh's CFG_DESC); CONFIGS below only describes runs written before
+those records existed. To merge the runs' latency histograms instead, see histmerge.py.
 """
 import argparse
 import csv
@@ -16,8 +19,9 @@ import statistics
 import sys
 
 from docblock import splice
+from histmerge import json_lines
 
-CONFIGS = [
+CONFIGS = [  # descriptions of runs without "desc" records
     ("plain", "Linux TCP, plain kernel sockets (plain-echo, blocking), loopback"),
     ("plain-spin", "Linux TCP, plain kernel sockets, busy-polling (plain-echo --spin), loopback"),
     ("plain-veth", "Linux TCP to Linux TCP (plain-echo), veth between two namespaces"),
@@ -37,29 +41,23 @@ def size_name(n):
 
 
 def load(path):
-    facts, end, na, cmds, ok, err = {}, {}, {}, {}, {}, {}
-    with open(path) as f:
-        for lineno, line in enumerate(f, 1):
-            line = line.strip()
-            if not line:
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as e:
-                sys.exit(f"summarize: {path}:{lineno}: bad JSON: {e}")
-            if "facts" in rec:
-                facts = rec["facts"]
-            elif "facts_end" in rec:
-                end = rec["facts_end"]
-            elif "na" in rec:
-                na[rec["config"]] = rec["na"]
-            elif "command" in rec:
-                cmds.setdefault(rec["config"], []).append((rec["role"], rec["command"]))
-            elif "result" in rec:
-                ok.setdefault((rec["config"], rec["size"]), []).append(rec["result"])
-            elif "error" in rec:
-                err.setdefault((rec["config"], rec["size"]), []).append(rec["error"])
-    return facts, end, na, cmds, ok, err
+    facts, end, na, cmds, ok, err, order = {}, {}, {}, {}, {}, {}, {}
+    for rec in json_lines(path, "summarize"):
+        if rec.get("desc") or ("config" in rec and rec["config"] not in order):
+            order[rec["config"]] = rec.get("desc")  # the rows in the order the run made them
+        if "facts" in rec:
+            facts = rec["facts"]
+        elif "facts_end" in rec:
+            end = rec["facts_end"]
+        elif "na" in rec:
+            na[rec["config"]] = rec["na"]
+        elif "command" in rec:
+            cmds.setdefault(rec["config"], []).append((rec["role"], rec["command"]))
+        elif "result" in rec:
+            ok.setdefault((rec["config"], rec["size"]), []).append(rec["result"])
+        elif "error" in rec:
+            err.setdefault((rec["config"], rec["size"]), []).append(rec["error"])
+    return facts, end, na, cmds, ok, err, order
 
 
 def stats(results):
@@ -87,10 +85,10 @@ def main():
     ap.add_argument("--dat")
     ap.add_argument("--doc")
     a = ap.parse_args()
-    facts, end, na, cmds, ok, err = load(a.raw)
+    facts, end, na, cmds, ok, err, order = load(a.raw)
     runs = facts.get("runs", 1)
-    seen = {c for c, _ in ok} | {c for c, _ in err} | set(na)
-    configs = [(c, d) for c, d in CONFIGS if c in seen]
+    known = dict(CONFIGS)
+    configs = [(c, d or known.get(c, c)) for c, d in order.items()]
     summary = {(c, s): stats(ok.get((c, s), [])) for c, _ in configs for s in LAT_SIZES + [TPUT_SIZE]}
 
     if a.csv:

@@ -24,14 +24,9 @@ check() {  # check NAME COMMAND...: the command must succeed
     rm -f "$LOG.out"
 }
 
-timeout 50 "$PE" server --addr 127.0.0.1:0 --proto both 2>"$LOG" &
-SRV=$!
-port=
-for _ in $(seq 50); do
-    port=$(sed -n 's/.*serving .* on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$LOG")
-    [ -n "$port" ] && break
-    sleep 0.1
-done
+. "$(dirname "$0")/../apps/echo_test_lib.sh"
+echo_server_start "$LOG" timeout 50 "$PE" server --addr 127.0.0.1:0 --proto both
+SRV=$SERVER_PID port=$PORT
 [ -n "$port" ] || { echo "FAIL server did not start"; cat "$LOG"; exit 1; }
 A=127.0.0.1:$port
 
