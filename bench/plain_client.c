@@ -217,10 +217,12 @@ static void *conn_main(void *arg)
     for (uint64_t i = 0; i < c->warm_quota && !atomic_load(&cl->errors); i++)
         conn_message(c);
     gate_wait(&cl->gate);
+    if (cl->o->duration_sec > 0) {  /* one deadline for all, seen by all after the gate */
+        if (c->id == 0)
+            cl->deadline = echo_now_ns() + (uint64_t)(cl->o->duration_sec * 1e9);
+        gate_wait(&cl->gate);
+    }
     c->t_begin = echo_now_ns();
-    if (cl->o->duration_sec > 0 && c->id == 0)
-        cl->deadline = c->t_begin + (uint64_t)(cl->o->duration_sec * 1e9);
-    gate_wait(&cl->gate);  /* every thread sees the deadline */
     for (uint64_t i = 0; i < c->quota && !atomic_load(&cl->errors); i++) {
         if (cl->deadline && echo_now_ns() >= cl->deadline)
             break;
