@@ -485,12 +485,12 @@ static void client_loop(struct client *cl, demi_qresult_t *qrs)
     if (max_wait > CLI_WAIT_NS)
         max_wait = CLI_WAIT_NS;
     while (!cl->errors && cl->phase != PH_DONE) {
-        uint64_t now, wait_ns = max_wait;
+        uint64_t wait_ns = max_wait;
         if (cl->ns_per_msg > 0) {  /* --rate: send what fell due, sleep until the next is due */
-            now = echo_now_ns();
-            uint64_t next_due = release_due(cl, now);
+            uint64_t t = echo_now_ns();
+            uint64_t next_due = release_due(cl, t);
             if (next_due != UINT64_MAX)
-                wait_ns = next_due <= now ? 0 : next_due - now < wait_ns ? next_due - now : wait_ns;
+                wait_ns = next_due <= t ? 0 : next_due - t < wait_ns ? next_due - t : wait_ns;
         }
         struct timespec tick = {(time_t)(wait_ns / 1000000000ull), (long)(wait_ns % 1000000000ull)};
         int n = 0;
@@ -501,7 +501,7 @@ static void client_loop(struct client *cl, demi_qresult_t *qrs)
         }
         for (int i = 0; i < n; i++)
             dispatch(cl, &qrs[i]);
-        now = echo_now_ns();
+        uint64_t now = echo_now_ns();
         if (cl->phase == PH_MEASURE) {
             check_duration(cl, now);
             echo_progress_tick(&cl->progress, now, cl->hist.n);
