@@ -19,12 +19,18 @@ DEMI_CFG(DEMI_MAX_OPS, "4194304", "most operations (qtokens) pending or complete
 DEMI_CFG(DEMI_POSIX_POP_SIZE, "65536", "posix: most bytes one TCP pop returns")
 
 /* rdma libOS */
-DEMI_CFG(DEMI_RDMA_PROVIDER, "tcp", "rdma: libfabric provider with FI_EP_MSG, FI_MSG and FI_RMA (verbs on RDMA NICs; tcp elsewhere)")
+DEMI_CFG(DEMI_RDMA_PROVIDER, "tcp", "rdma: libfabric provider of stream queues, with FI_EP_MSG, FI_MSG and RMA reads (verbs on RDMA NICs; tcp elsewhere)")
+DEMI_CFG(DEMI_RDMA_DGRAM_PROVIDER, "udp;ofi_rxd", "rdma: libfabric provider of datagram queues, with FI_EP_RDM and IPv4 addresses (udp;ofi_rxd, tcp;ofi_rxm)")
 DEMI_CFG(DEMI_RDMA_RECV_BUFS, "32", "rdma: receive buffers posted per connection = credits granted to the peer (4 to 4096)")
-DEMI_CFG(DEMI_RDMA_RECV_SIZE, "8192", "rdma: bytes per receive buffer; larger messages go by rendezvous (RDMA write) (128 B to 16 MiB)")
-DEMI_CFG(DEMI_RDMA_RX_WINDOW, "16777216", "rdma: bytes received but not yet popped after which a connection stops consuming (and crediting) its peer's messages")
-DEMI_CFG(DEMI_RDMA_MR_CACHE_MAX, "67108864", "rdma: bytes of pushed buffers whose registrations (and the buffers) the registration cache keeps")
+DEMI_CFG(DEMI_RDMA_RECV_SIZE, "8192", "rdma: bytes per receive buffer; larger messages go by rendezvous (RDMA read) (512 B to 16 MiB)")
+DEMI_CFG(DEMI_RDMA_RX_WINDOW, "16777216", "rdma: bytes received but not yet popped after which a connection stops consuming (and crediting) its peer's messages, or a datagram queue drops")
+DEMI_CFG(DEMI_RDMA_MEM_CONN, "2147483648", "rdma: most bytes of memory registered for one connection (its buffers and rendezvous in flight)")
+DEMI_CFG(DEMI_RDMA_MEM_MAX, "8589934592", "rdma: most bytes of memory registered by the process")
+DEMI_CFG(DEMI_RDMA_CONNECT_TIMEOUT_MS, "10000", "rdma: most milliseconds a connection handshake may take before it fails with ETIMEDOUT")
+DEMI_CFG(DEMI_RDMA_RNDV_TIMEOUT_MS, "10000", "rdma: most milliseconds the reads of a rendezvous may make no progress before the connection fails with ETIMEDOUT")
 DEMI_CFG(DEMI_RDMA_LINGER_MS, "1000", "rdma: most milliseconds a closed connection keeps sending what was queued before it")
+DEMI_CFG(DEMI_RDMA_MR_MODE, "", "rdma: memory-registration modes to force on top of the provider's (comma list of local, virt_addr, allocated, prov_key, endpoint); for testing code paths of hardware providers")
+DEMI_CFG(DEMI_RDMA_DGRAM_BUFS, "16", "rdma: receive buffers (and send slots) of 64 KiB per datagram queue (1 to 1024)")
 
 /* xdp netdev (src/netdev/xdp.c) */
 DEMI_CFG(DEMI_XDP_QUEUE, "0", "xdp: NIC receive queue the AF_XDP socket binds to")

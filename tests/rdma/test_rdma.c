@@ -246,8 +246,8 @@ static void test_echo_sizes(void **state)
         echo_one(qd, sizes[i], (uint32_t)i + 1);
     assert_int_equal(demi_getcounter(qd, "rdma.rendezvous", &v), 0);
     assert_true(v >= 4);
-    assert_int_equal(demi_getcounter(qd, "rdma.mr_cache_misses", &v), 0);
-    assert_true(v >= 1);
+    assert_int_equal(demi_getcounter(qd, "rdma.mr_regs", &v), 0);
+    assert_true(v >= 4);
     assert_int_equal(demi_close(qd), 0);
     assert_int_equal(demi_fini(), 0);
     int rc = rt_reap(&ch, 20000, &res);
@@ -319,8 +319,8 @@ static void test_flood_slow_receiver(void **state)
     assert_true(v > 0);
     assert_int_equal(demi_getcounter(qd, "rdma.rendezvous", &v), 0);
     print_message(", rendezvous %llu", (unsigned long long)v);
-    assert_int_equal(demi_getcounter(qd, "rdma.mr_cache_hits", &v), 0);
-    print_message(", mr_cache_hits %llu; sender RSS %llu -> max %llu KiB\n", (unsigned long long)v,
+    assert_int_equal(demi_getcounter(qd, "rdma.mr_regs", &v), 0);
+    print_message(", mr_regs %llu; sender RSS %llu -> max %llu KiB\n", (unsigned long long)v,
                   (unsigned long long)rss0, (unsigned long long)rss_max);
     assert_true(rss_max < rss0 + 64 * 1024);
     for (size_t i = 0; i < N_FLOOD_SIZES; i++)
@@ -468,8 +468,6 @@ static void test_connect_refused(void **state)
     assert_int_equal(qr.qr_opcode, DEMI_OPC_FAILED);
     assert_int_equal(qr.qr_ret, ECONNREFUSED);
     assert_int_equal(demi_close(qd), 0);
-    /* Datagrams are not offered. */
-    assert_int_equal(demi_socket(&qd, AF_INET, SOCK_DGRAM, 0), EPROTONOSUPPORT);
     assert_int_equal(demi_fini(), 0);
 }
 

@@ -1,21 +1,27 @@
 /*
  * Connections of the rdma libOS: passive endpoints (listen), accepting and
- * connecting active endpoints, their event queue, failure and teardown.
+ * connecting active endpoints, their events, timeouts, failure and teardown.
  *
- * Every endpoint (passive or active) has its own EQ, and every active one
- * its own CQ, so closing a connection can never leave an event or a
- * completion behind that names freed memory.
+ * Every endpoint has its own EQ (so an event can only name its own
+ * endpoint); all connected endpoints share one CQ (rdma_st.cq), read once
+ * per poll. A closed connection's memory (its slots and contexts, which
+ * completions still in the CQ may name) is freed only after the CQ was
+ * found empty once the endpoint was closed: rdma_conn_destroy moves it to
+ * rdma_st.grave, rdma_conn_reap frees it.
  *
- * Connect: fi_getinfo(dest) -> fi_endpoint -> post receives -> fi_connect
- * with our window in the CM data -> FI_CONNECTED carries the peer's window.
- * Accept: FI_CONNREQ on the listener's EQ (with the client's window) ->
- * fi_endpoint -> post receives -> fi_accept -> FI_CONNECTED on the child's
- * EQ -> the child waits in the backlog until a demi_accept takes it.
+ * Connect: fi_getinfo(dest) -> endpoint -> receive buffers posted -> fi_connect
+ * with our window and all its credits -> FI_CONNECTED carries the peer's
+ * window (it grants credits once its application accepted).
+ * Accept: FI_CONNREQ on the listener's EQ -> endpoint only (no buffers, no
+ * registration) -> fi_accept granting no credits -> FI_CONNECTED -> the
+ * child waits in the backlog; demi_accept posts its buffers, registers its
+ * send slots and grants the credits.
  * Close: BYE, linger until the sends completed (DEMI_RDMA_LINGER_MS at
- * most), fi_shutdown, close.
+ * most), close.
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,37 +45,21 @@ struct rdma_conn *rdma_conn_new(void)
         return NULL;
     c->state = RC_NEW;
     c->local.sin_family = AF_INET;
+    c->eq_fd = -1;
     TAILQ_INIT(&c->backlog);
     TAILQ_INIT(&c->accepts);
     TAILQ_INIT(&c->rx_held);
+    TAILQ_INIT(&c->rx_early);
     TAILQ_INIT(&c->rx_ready);
+    TAILQ_INIT(&c->rx_dropped);
+    TAILQ_INIT(&c->reading);
     TAILQ_INIT(&c->pops);
     TAILQ_INIT(&c->pushes);
     TAILQ_INIT(&c->txmsgs);
+    TAILQ_INIT(&c->retiring);
     TAILQ_INIT(&c->ctls);
     TAILQ_INSERT_TAIL(&rdma_st.conns, c, all_entry);
     return c;
-}
-
-static void cm_data_fill(struct rdma_cm_data *d)
-{
-    d->magic = htole32(RDMA_CM_MAGIC);
-    d->recv_bufs = htole32(rdma_st.recv_bufs);
-    d->recv_size = htole32(rdma_st.recv_size);
-    d->reserved = 0;
-}
-
-/* Checks the peer's CM data and sets up the send side; returns 0 or EPROTO. */
-static int cm_data_use(struct rdma_conn *c, const void *data, size_t len)
-{
-    struct rdma_cm_data d;
-
-    if (len < sizeof(d))
-        return EPROTO;
-    memcpy(&d, data, sizeof(d));
-    if (le32toh(d.magic) != RDMA_CM_MAGIC)
-        return EPROTO;
-    return rdma_msg_setup_tx(c, le32toh(d.recv_bufs), le32toh(d.recv_size));
 }
 
 /* fi_getinfo for an endpoint from src (may be NULL) to dst (may be NULL);
@@ -83,19 +73,13 @@ static struct fi_info *getinfo_for(const struct sockaddr_in *src, const struct s
         *err = ENOMEM;
         return NULL;
     }
-    if (src) {
-        hints->src_addr = malloc(sizeof(*src));
-        if (hints->src_addr) {
-            memcpy(hints->src_addr, src, sizeof(*src));
-            hints->src_addrlen = sizeof(*src);
-        }
+    if (src && (hints->src_addr = malloc(sizeof(*src))) != NULL) {
+        memcpy(hints->src_addr, src, sizeof(*src));
+        hints->src_addrlen = sizeof(*src);
     }
-    if (dst) {
-        hints->dest_addr = malloc(sizeof(*dst));
-        if (hints->dest_addr) {
-            memcpy(hints->dest_addr, dst, sizeof(*dst));
-            hints->dest_addrlen = sizeof(*dst);
-        }
+    if (dst && (hints->dest_addr = malloc(sizeof(*dst))) != NULL) {
+        memcpy(hints->dest_addr, dst, sizeof(*dst));
+        hints->dest_addrlen = sizeof(*dst);
     }
     ret = fi_getinfo(RDMA_FI_VERSION, NULL, NULL, 0, hints, &info);
     fi_freeinfo(hints);
@@ -104,46 +88,52 @@ static struct fi_info *getinfo_for(const struct sockaddr_in *src, const struct s
         *err = ret == -FI_ENODATA ? EADDRNOTAVAIL : rdma_fi_errno(ret);
         return NULL;
     }
+    info->domain_attr->mr_mode |= (int)rdma_st.mr_forced;
     return info;
 }
 
-static int open_eq(struct fid_eq **eq)
+/* Opens c's EQ with a wait fd in the wait set; returns 0 or a positive errno. */
+static int open_eq(struct rdma_conn *c)
 {
-    struct fi_eq_attr attr = {.size = 16, .wait_obj = FI_WAIT_NONE};
-    int ret = fi_eq_open(rdma_st.fabric, &attr, eq, NULL);
+    struct fi_eq_attr attr = {.size = 16, .wait_obj = FI_WAIT_FD};
+    int ret = fi_eq_open(rdma_st.fabric, &attr, &c->eq, NULL);
 
+    if (ret == -FI_ENOSYS || ret == -FI_EINVAL) {
+        attr.wait_obj = FI_WAIT_NONE;
+        ret = fi_eq_open(rdma_st.fabric, &attr, &c->eq, NULL);
+    }
     if (ret) {
-        *eq = NULL;
+        c->eq = NULL;
         log_warn("rdma: fi_eq_open failed: %s", fi_strerror(-ret));
         return rdma_fi_errno(ret);
     }
-    return 0;
+    return rdma_wait_add(&c->eq->fid, rdma_st.fabric, &c->eq_fd);
 }
 
-/* Opens c's endpoint from info with its EQ and CQ, and posts its receive
- * buffers. Returns 0 or a positive errno (the caller destroys c). */
+static void close_eq(struct rdma_conn *c)
+{
+    if (!c->eq)
+        return;
+    rdma_wait_del(&c->eq->fid, c->eq_fd);
+    fi_close(&c->eq->fid);
+    c->eq = NULL;
+    c->eq_fd = -1;
+}
+
+/* Opens c's active endpoint from info, bound to its EQ and the shared CQ.
+ * Returns 0 or a positive errno (the caller destroys c). */
 static int ep_open(struct rdma_conn *c, struct fi_info *info)
 {
-    struct fi_cq_attr cq_attr = {.format = FI_CQ_FORMAT_MSG, .wait_obj = FI_WAIT_NONE};
-    int ret, err;
+    int ret;
 
-    if ((err = rdma_msg_setup(c)) != 0)
-        return err;
-    if ((err = open_eq(&c->eq)) != 0)
-        return err;
-    cq_attr.size = (size_t)rdma_st.recv_bufs * 2 + RDMA_RECV_BUFS_MAX / 8 + 64;
-    if ((ret = fi_cq_open(rdma_st.domain, &cq_attr, &c->cq, NULL)) != 0) {
-        c->cq = NULL;
-        goto fail;
-    }
-    if ((ret = fi_endpoint(rdma_st.domain, info, &c->ep, c)) != 0) {
+    if ((ret = fi_endpoint(rdma_st.dom.domain, info, &c->ep, c)) != 0) {
         c->ep = NULL;
         goto fail;
     }
     if ((ret = fi_ep_bind(c->ep, &c->eq->fid, 0)) != 0 ||
-        (ret = fi_ep_bind(c->ep, &c->cq->fid, FI_TRANSMIT | FI_RECV)) != 0 || (ret = fi_enable(c->ep)) != 0)
+        (ret = fi_ep_bind(c->ep, &rdma_st.cq->fid, FI_TRANSMIT | FI_RECV)) != 0 || (ret = fi_enable(c->ep)) != 0)
         goto fail;
-    return rdma_msg_post_recvs(c);
+    return 0;
 fail:
     log_warn("rdma: opening an endpoint failed: %s", fi_strerror(-ret));
     return rdma_fi_errno(ret);
@@ -163,7 +153,7 @@ int rdma_conn_listen(struct rdma_conn *c, int backlog)
         return EINVAL;
     if (!(info = getinfo_for(&c->local, NULL, &err)))
         return err;
-    if ((err = open_eq(&c->eq)) != 0)
+    if ((err = open_eq(c)) != 0)
         goto out;
     if ((ret = fi_passive_ep(rdma_st.fabric, info, &c->pep, c)) != 0 ||
         (ret = fi_pep_bind(c->pep, &c->eq->fid, 0)) != 0 || (ret = fi_listen(c->pep)) != 0) {
@@ -173,15 +163,14 @@ int rdma_conn_listen(struct rdma_conn *c, int backlog)
         if (c->pep)
             fi_close(&c->pep->fid);
         c->pep = NULL;
-        fi_close(&c->eq->fid);
-        c->eq = NULL;
+        close_eq(c);
         goto out;
     }
     if (fi_getname(&c->pep->fid, &c->local, &len) != 0)
         log_debug("rdma: fi_getname of a listener failed");
     c->backlog_max = backlog > 0 ? (uint32_t)backlog : RDMA_BACKLOG_DEFAULT;
-    if (c->backlog_max > 4096)
-        c->backlog_max = 4096;
+    if (c->backlog_max > RDMA_BACKLOG_MAX)
+        c->backlog_max = RDMA_BACKLOG_MAX;
     c->bound = true;
     c->state = RC_LISTENING;
     log_debug("rdma: listening on %s:%u", inet_ntoa(c->local.sin_addr), ntohs(c->local.sin_port));
@@ -190,30 +179,58 @@ out:
     return err;
 }
 
+/* Takes an established child of its listener for the application: posts
+ * its receive buffers, registers its send slots, grants the peer its
+ * credits. Returns 0 or a positive errno (the child is then destroyed). */
+static int take_child(struct rdma_conn *child)
+{
+    int err;
+
+    if ((err = rdma_msg_setup_rx(child)) != 0 || (err = rdma_msg_setup_tx(child)) != 0)
+        return err;
+    child->credits_owed = child->rx_nbufs;      /* granted by the first header (CREDIT) */
+    child->accepted = true;
+    return 0;
+}
+
 /* Hands established children of listener l to pending accepts. */
 static void match_accepts(struct rdma_conn *l)
 {
-    struct rdma_conn *child;
+    struct rdma_conn *child, *next;
     struct demi_op *op;
 
     while ((op = TAILQ_FIRST(&l->accepts)) != NULL) {
         struct demi_queue *q;
+        char peer[32];
+        int err;
 
-        TAILQ_FOREACH(child, &l->backlog, child_entry)
+        for (child = TAILQ_FIRST(&l->backlog); child; child = next) {
+            next = TAILQ_NEXT(child, child_entry);
             if (child->state == RC_CONNECTED)
                 break;
+        }
         if (!child)
             return;
-        TAILQ_REMOVE(&l->accepts, op, lentry);
-        if (!(q = queue_alloc(QK_TCP))) {
-            op_fail(op, errno ? errno : ENOMEM);
-            continue;
-        }
         TAILQ_REMOVE(&l->backlog, child, child_entry);
         l->backlog_len--;
         child->listener = NULL;
+        if ((err = take_child(child)) != 0) {
+            log_warn("rdma: dropping the connection from %s: %s", rdma_peer_str(child, peer, sizeof(peer)),
+                     strerror(err));
+            RDMA_COUNT(l, conn_rejected, 1);
+            rdma_conn_destroy(child);
+            continue;
+        }
+        if (!(q = queue_alloc(QK_TCP))) {
+            rdma_conn_destroy(child);
+            TAILQ_REMOVE(&l->accepts, op, lentry);
+            op_fail(op, errno ? errno : ENOMEM);
+            continue;
+        }
+        TAILQ_REMOVE(&l->accepts, op, lentry);
         child->q = q;
         q->priv = child;
+        rdma_mark(child);
         op_complete_accept(op, q->qd, &child->peer);
     }
 }
@@ -228,11 +245,22 @@ int rdma_conn_accept(struct rdma_conn *c, struct demi_op *op)
     return 0;
 }
 
+/* Back to a fresh socket after a connect that could not start. */
+static void unopen(struct rdma_conn *c)
+{
+    if (c->ep)
+        fi_close(&c->ep->fid);
+    c->ep = NULL;
+    close_eq(c);
+    rdma_msg_teardown(c);
+}
+
 /* Starts connecting c to op->addr; returns 0 (the op completes later) or a
- * positive errno (EISCONN, EALREADY, EADDRNOTAVAIL...). */
+ * positive errno (EISCONN, EALREADY, EADDRNOTAVAIL, ENOMEM...). */
 int rdma_conn_connect(struct rdma_conn *c, struct demi_op *op)
 {
-    struct rdma_cm_data cm;
+    uint8_t cmbuf[RDMA_CM_LEN];
+    struct rdma_wire_cm cm;
     struct fi_info *info;
     int ret, err = 0;
 
@@ -245,10 +273,13 @@ int rdma_conn_connect(struct rdma_conn *c, struct demi_op *op)
     if (!(info = getinfo_for(c->bound ? &c->local : NULL, &op->addr, &err)))
         return err;
     c->peer = op->addr;
-    if ((err = ep_open(c, info)) != 0)
+    if ((err = open_eq(c)) != 0 || (err = ep_open(c, info)) != 0 || (err = rdma_msg_setup_rx(c)) != 0)
         goto fail;
-    cm_data_fill(&cm);
-    ret = fi_connect(c->ep, info->dest_addr, &cm, sizeof(cm));
+    cm.recv_bufs = c->rx_nbufs;
+    cm.recv_size = c->rx_bufsize;
+    cm.credits = c->rx_nbufs;
+    rdma_wire_put_cm(cmbuf, &cm);
+    ret = fi_connect(c->ep, info->dest_addr, cmbuf, sizeof(cmbuf));
     if (ret) {
         log_info("rdma: fi_connect to %s:%u failed: %s", inet_ntoa(op->addr.sin_addr), ntohs(op->addr.sin_port),
                  fi_strerror(-ret));
@@ -257,67 +288,68 @@ int rdma_conn_connect(struct rdma_conn *c, struct demi_op *op)
     }
     fi_freeinfo(info);
     c->connect_op = op;
+    c->accepted = true;
     c->state = RC_CONNECTING;
+    c->deadline_ns = clock_now_ns() + rdma_st.connect_ns;
     return 0;
 fail:
     fi_freeinfo(info);
-    /* Back to a fresh socket: release what ep_open made. */
-    if (c->ep)
-        fi_close(&c->ep->fid);
-    if (c->cq)
-        fi_close(&c->cq->fid);
-    if (c->eq)
-        fi_close(&c->eq->fid);
-    c->ep = NULL;
-    c->cq = NULL;
-    c->eq = NULL;
-    rdma_msg_teardown(c);
+    unopen(c);
     return err;
 }
 
-/* A connection request on listener l: accept it into the backlog, or reject
- * it when the backlog is full or the peer does not speak our protocol. */
+/* A connection request on listener l: accept it into the backlog with an
+ * endpoint only, or reject it (backlog full, not a libdemi peer). */
 static void on_connreq(struct rdma_conn *l, struct fi_eq_cm_entry *e, size_t datalen)
 {
     struct fi_info *info = e->info;
-    struct rdma_cm_data cm;
+    uint8_t cmbuf[RDMA_CM_LEN];
+    struct rdma_wire_cm cm;
     struct rdma_conn *child = NULL;
-    int ret, err;
+    struct sockaddr_in peer = {.sin_family = AF_INET};
+    char peerbuf[32];
+    int ret, werr;
 
+    if (info->dest_addr && info->dest_addrlen >= sizeof(peer))
+        memcpy(&peer, info->dest_addr, sizeof(peer));
+    snprintf(peerbuf, sizeof(peerbuf), "%s:%u", inet_ntoa(peer.sin_addr), ntohs(peer.sin_port));
     if (l->backlog_len >= l->backlog_max) {
-        log_info("rdma: backlog full (%u): rejecting a connection", l->backlog_max);
+        log_info("rdma: backlog full (%u): rejecting a connection from %s", l->backlog_max, peerbuf);
+        goto reject;
+    }
+    if ((werr = rdma_wire_parse_cm(e->data, datalen, &cm)) != 0) {
+        log_info("rdma: rejecting a connection from %s: not a libdemi rdma peer (%s)", peerbuf,
+                 rdma_wire_strerror(werr));
         goto reject;
     }
     if (!(child = rdma_conn_new()))
         goto reject;
     child->listener = l;
-    if (info->dest_addr && info->dest_addrlen >= sizeof(child->peer))
-        memcpy(&child->peer, info->dest_addr, sizeof(child->peer));
-    if ((err = cm_data_use(child, e->data, datalen)) != 0) {
-        log_info("rdma: rejecting a connection from %s:%u: not a libdemi rdma peer or bad window",
-                 inet_ntoa(child->peer.sin_addr), ntohs(child->peer.sin_port));
+    child->peer = peer;
+    child->peer_cm = cm;
+    TAILQ_INSERT_TAIL(&l->backlog, child, child_entry);
+    l->backlog_len++;
+    if (open_eq(child) != 0 || ep_open(child, info) != 0)
         goto reject;
-    }
-    if ((err = ep_open(child, info)) != 0)
-        goto reject;
-    cm_data_fill(&cm);
-    if ((ret = fi_accept(child->ep, &cm, sizeof(cm))) != 0) {
+    cm.recv_bufs = rdma_st.recv_bufs;
+    cm.recv_size = rdma_st.recv_size;
+    cm.credits = 0;             /* granted by demi_accept */
+    rdma_wire_put_cm(cmbuf, &cm);
+    if ((ret = fi_accept(child->ep, cmbuf, sizeof(cmbuf))) != 0) {
         log_info("rdma: fi_accept failed: %s", fi_strerror(-ret));
         goto destroy;
     }
     child->state = RC_ACCEPTING;
     child->local = l->local;
-    TAILQ_INSERT_TAIL(&l->backlog, child, child_entry);
-    l->backlog_len++;
+    child->deadline_ns = clock_now_ns() + rdma_st.connect_ns;
     fi_freeinfo(info);
     return;
 reject:
+    RDMA_COUNT(l, conn_rejected, 1);
     fi_reject(l->pep, info->handle, NULL, 0);
 destroy:
-    if (child) {
-        child->listener = NULL;
+    if (child)
         rdma_conn_destroy(child);
-    }
     fi_freeinfo(info);
 }
 
@@ -328,19 +360,26 @@ static void on_connected(struct rdma_conn *c, struct fi_eq_cm_entry *e, size_t d
     int err;
 
     if (c->state == RC_CONNECTING) {
-        if ((err = cm_data_use(c, e->data, datalen)) != 0) {
-            log_warn("rdma: %s:%u is not a libdemi rdma peer or sent a bad window", inet_ntoa(c->peer.sin_addr),
-                     ntohs(c->peer.sin_port));
-            rdma_conn_fail(c, ECONNREFUSED);
+        if ((err = rdma_wire_parse_cm(e->data, datalen, &c->peer_cm)) != 0) {
+            char peer[32];
+            log_warn("rdma: %s is not a libdemi rdma peer or sent bad connection data (%s)",
+                     rdma_peer_str(c, peer, sizeof(peer)), rdma_wire_strerror(err));
+            rdma_conn_abort(c, ECONNREFUSED);
+            return;
+        }
+        if ((err = rdma_msg_setup_tx(c)) != 0) {
+            rdma_conn_abort(c, err);
             return;
         }
         if (fi_getname(&c->ep->fid, &c->local, &len) == 0)
             c->bound = true;
         c->state = RC_CONNECTED;
+        rdma_mark(c);
         if (c->connect_op) {
             op_complete_connect(c->connect_op);
             c->connect_op = NULL;
         }
+        rdma_msg_replay_early(c);
         return;
     }
     if (c->state == RC_ACCEPTING) {
@@ -353,32 +392,36 @@ static void on_connected(struct rdma_conn *c, struct fi_eq_cm_entry *e, size_t d
 }
 
 /* Reads c's EQ: connection requests (listener), connection established,
- * shutdown by the peer, errors (connection refused...). */
-void rdma_conn_progress_eq(struct rdma_conn *c)
+ * shutdown by the peer, errors (connection refused...). Returns the number
+ * of events handled. */
+int rdma_conn_progress_eq(struct rdma_conn *c)
 {
     struct rdma_cm_event ev;
     uint32_t event;
+    int handled = 0;
 
-    for (int i = 0; i < EQ_BATCH && c->eq; i++) {
+    for (int i = 0; i < EQ_BATCH && c->eq && !c->dead; i++) {
         ssize_t n = fi_eq_read(c->eq, &event, &ev, sizeof(ev), 0);
 
         if (n == -FI_EAGAIN)
-            return;
+            break;
+        handled++;
         if (n == -FI_EAVAIL) {
             struct fi_eq_err_entry err;
+            char peer[32];
 
             memset(&err, 0, sizeof(err));
             if (fi_eq_readerr(c->eq, &err, 0) < 0)
-                return;
-            log_debug("rdma: connection event error from %s:%u: %s", inet_ntoa(c->peer.sin_addr),
-                      ntohs(c->peer.sin_port), fi_strerror(err.err));
+                break;
+            log_debug("rdma: connection event error from %s: %s", rdma_peer_str(c, peer, sizeof(peer)),
+                      fi_strerror(err.err));
             if (c->state == RC_LISTENING)
                 continue;
             rdma_conn_fail(c, c->state == RC_CONNECTING ? (err.err ? err.err : ECONNREFUSED) : ECONNRESET);
-            return;
+            break;
         }
         if (n < 0)
-            return;
+            break;
         size_t datalen = (size_t)n > sizeof(ev.entry) ? (size_t)n - sizeof(ev.entry) : 0;
         switch (event) {
         case FI_CONNREQ:
@@ -391,26 +434,27 @@ void rdma_conn_progress_eq(struct rdma_conn *c)
             on_connected(c, &ev.entry, datalen);
             break;
         case FI_SHUTDOWN:
-            /* Take in what arrived before the shutdown (BYE, last messages). */
-            if (c->state == RC_CONNECTED || c->state == RC_LINGER)
-                rdma_msg_progress(c);
+            /* What arrived before the shutdown is in the CQ already (BYE, last messages). */
             rdma_conn_fail(c, ECONNRESET);
-            return;
+            return handled;
         default:
             break;
         }
     }
+    return handled;
 }
 
 /* Marks c broken with err: its pending operations fail (pops are first
- * served from what already arrived; after a BYE they see end-of-stream). */
+ * served from what already arrived; after a BYE they see end-of-stream),
+ * its rendezvous registrations are closed. */
 void rdma_conn_fail(struct rdma_conn *c, int err)
 {
-    if (c->state == RC_FAILED)
+    char peer[32];
+
+    if (c->state == RC_FAILED || c->dead)
         return;
-    if (c->state == RC_CONNECTED && !c->peer_bye)
-        log_info("rdma: connection to %s:%u broken: %s", inet_ntoa(c->peer.sin_addr), ntohs(c->peer.sin_port),
-                 strerror(err));
+    if (c->state == RC_CONNECTED && !c->peer_bye && c->q)
+        log_info("rdma: connection to %s broken: %s", rdma_peer_str(c, peer, sizeof(peer)), strerror(err));
     c->state = RC_FAILED;
     if (!c->err)
         c->err = err;
@@ -418,44 +462,73 @@ void rdma_conn_fail(struct rdma_conn *c, int err)
         op_fail(c->connect_op, err);
         c->connect_op = NULL;
     }
+    rdma_msg_expose_close(c);
     rdma_msg_fail_ops(c, err);
+    rdma_mark(c);
 }
 
-/* Closes the fabric objects of c and frees it (its queue is gone). */
+/* libdemi itself gives up on c (protocol error, timeout): fails it with err
+ * and shuts the endpoint down, so the peer learns at once. */
+void rdma_conn_abort(struct rdma_conn *c, int err)
+{
+    bool was_up = c->state == RC_CONNECTED || c->state == RC_LINGER || c->state == RC_ACCEPTING;
+
+    rdma_conn_fail(c, err);
+    if (was_up && c->ep)
+        fi_shutdown(c->ep, 0);
+}
+
+/* Closes the fabric objects of c and moves it to the grave (its queue is
+ * gone); its memory is freed by rdma_conn_reap once the CQ drained. */
 void rdma_conn_destroy(struct rdma_conn *c)
 {
     struct rdma_conn *child;
 
-    while ((child = TAILQ_FIRST(&c->backlog)) != NULL) {
-        TAILQ_REMOVE(&c->backlog, child, child_entry);
-        child->listener = NULL;
+    if (c->dead)
+        return;
+    while ((child = TAILQ_FIRST(&c->backlog)) != NULL)
         rdma_conn_destroy(child);
-    }
     if (c->listener) {
         TAILQ_REMOVE(&c->listener->backlog, c, child_entry);
         c->listener->backlog_len--;
         c->listener = NULL;
     }
+    if (c->connect_op) {
+        op_fail(c->connect_op, ECANCELED);
+        c->connect_op = NULL;
+    }
+    rdma_msg_expose_close(c);
+    rdma_msg_fail_ops(c, ECANCELED);
     if (c->ep) {
         if (c->state == RC_CONNECTED || c->state == RC_LINGER)
             fi_shutdown(c->ep, 0);
         fi_close(&c->ep->fid);
+        c->ep = NULL;
     }
     if (c->pep)
         fi_close(&c->pep->fid);
-    if (c->cq)
-        fi_close(&c->cq->fid);
-    if (c->eq)
-        fi_close(&c->eq->fid);
-    rdma_msg_teardown(c);
-    if (c->connect_op)
-        op_fail(c->connect_op, ECANCELED);
+    c->pep = NULL;
+    close_eq(c);
+    if (c->dirty) {
+        TAILQ_REMOVE(&rdma_st.work, c, work_entry);
+        c->dirty = false;
+    }
+    c->dead = true;
+    c->dead_poll = rdma_st.polls;
     TAILQ_REMOVE(&rdma_st.conns, c, all_entry);
+    TAILQ_INSERT_TAIL(&rdma_st.grave, c, all_entry);
+}
+
+/* Frees a destroyed connection's memory (the CQ holds nothing of it). */
+void rdma_conn_reap(struct rdma_conn *c)
+{
+    TAILQ_REMOVE(&rdma_st.grave, c, all_entry);
+    rdma_msg_teardown(c);
     free(c);
 }
 
 /* The application closed c's queue: pending operations fail with
- * ECANCELED; an established connection sends BYE and lingers (the poll loop
+ * ECANCELED; an established connection sends BYE and lingers (the sweep
  * destroys it once its sends completed), anything else is destroyed now. */
 void rdma_conn_close(struct rdma_conn *c)
 {
@@ -477,18 +550,46 @@ void rdma_conn_close(struct rdma_conn *c)
     }
     rdma_msg_queue_bye(c);
     c->state = RC_LINGER;
-    c->linger_deadline_ns = clock_now_ns() + rdma_st.linger_ns;
-    rdma_msg_progress(c);
+    c->deadline_ns = clock_now_ns() + rdma_st.linger_ns;
+    rdma_mark(c);
 }
 
-/* True when a lingering or orphaned connection should be destroyed now. */
-bool rdma_conn_reapable(const struct rdma_conn *c, uint64_t now)
+/* Periodic work on c at time now: connection events, the handshake,
+ * linger and rendezvous timeouts, destruction of what is over. Returns the
+ * number of things that happened. */
+int rdma_conn_sweep(struct rdma_conn *c, uint64_t now)
 {
-    if (c->listener)
-        return c->state == RC_FAILED;   /* broke before anyone accepted it */
-    if (c->q)
-        return false;
-    if (c->state == RC_FAILED)
-        return true;
-    return c->state == RC_LINGER && ((c->bye_queued && rdma_msg_drained(c)) || now >= c->linger_deadline_ns);
+    int n = rdma_conn_progress_eq(c);
+    char peer[32];
+
+    if (c->dead)
+        return n;
+    rdma_msg_nudge(c);
+    if (!TAILQ_EMPTY(&c->pushes) || !TAILQ_EMPTY(&c->rx_held))
+        rdma_mark(c);   /* may wait for memory other connections gave back */
+    if ((c->state == RC_CONNECTING || c->state == RC_ACCEPTING) && now >= c->deadline_ns) {
+        log_info("rdma: handshake with %s timed out", rdma_peer_str(c, peer, sizeof(peer)));
+        RDMA_COUNT(c, timeouts, 1);
+        rdma_conn_abort(c, ETIMEDOUT);
+        n++;
+    }
+    if (c->state == RC_CONNECTED && rdma_msg_stuck(c, now)) {
+        log_warn("rdma: rendezvous from %s made no progress for %llu ms: giving up",
+                 rdma_peer_str(c, peer, sizeof(peer)), (unsigned long long)(rdma_st.rndv_ns / 1000000));
+        RDMA_COUNT(c, timeouts, 1);
+        rdma_conn_abort(c, ETIMEDOUT);
+        n++;
+    }
+    if (c->listener && c->state == RC_FAILED) {
+        rdma_conn_destroy(c);       /* broke before anyone accepted it */
+        return n + 1;
+    }
+    if (!c->q && !c->listener && c->state != RC_LISTENING) {
+        if (c->state == RC_FAILED ||
+            (c->state == RC_LINGER && ((c->bye_queued && rdma_msg_drained(c)) || now >= c->deadline_ns))) {
+            rdma_conn_destroy(c);
+            return n + 1;
+        }
+    }
+    return n;
 }

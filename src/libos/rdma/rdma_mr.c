@@ -1,305 +1,218 @@
 /*
- * Registered memory for the rdma libOS.
- *
- *  - rdma_region_alloc/free: memory this libOS owns (receive and send slabs),
- *    registered once with its own requested key (providers with mr_mode 0
- *    take the key the application asks for and need it unique).
- *  - rdma_rxbuf_alloc: a rendezvous receive buffer, registered for remote
- *    writes and wrapped in a BUF_EXT buffer; the popped sga owns it and
- *    demi_sgafree gives it back to a pool of registered buffers (power-of-two
- *    size classes, at most DEMI_RDMA_MR_CACHE_MAX / 2 bytes) or frees it.
- *    Buffers the app still holds at fini are deregistered then (the memory
- *    stays until demi_sgafree).
- *  - rdma_mr_get/put: the registration cache for pushed buffers. Entries are
- *    keyed by the buffer that owns the storage (a slice's root) and hold a
- *    reference on it, so the memory cannot be freed and reused while its
- *    registration is cached. Bounded by DEMI_RDMA_MR_CACHE_MAX bytes (LRU of
- *    entries not in use); a buffer larger than that is registered for one use.
+ * Every memory registration of the rdma libOS goes through here, so that
+ *  - keys are the provider's (FI_MR_PROV_KEY) or random, never guessable
+ *    from earlier ones (a random key that collides is drawn again);
+ *  - under FI_MR_ENDPOINT a region is bound to its connection's endpoint
+ *    and enabled before use;
+ *  - the bytes registered are charged to the connection
+ *    (DEMI_RDMA_MEM_CONN) and to the process (DEMI_RDMA_MEM_MAX), and a
+ *    registration that would exceed either is refused (ENOMEM) before the
+ *    provider is asked;
+ *  - the address a peer uses for a region is its virtual address only under
+ *    FI_MR_VIRT_ADDR, else an offset from the region's start.
+ * Call order: rdma_mem_check (may a registration of len fit now?) ->
+ * rdma_mr_reg -> ... -> rdma_mr_close (uncharges).
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 
 #include "log.h"
 #include "rdma.h"
 
-#define MR_HASH_BUCKETS 256u
 #define RDMA_MMAP_MIN (256u << 10)
+#define KEY_TRIES 8
 
-struct rdma_mr_entry {
-    struct rdma_region reg;
-    struct buf *root;           /* reference held while the entry lives */
-    uint32_t inuse;
-    bool cached;                /* in the hash and LRU */
-    LIST_ENTRY(rdma_mr_entry) hentry;
-    TAILQ_ENTRY(rdma_mr_entry) lru;
-};
-
-static LIST_HEAD(, rdma_mr_entry) mr_hash[MR_HASH_BUCKETS];
-static TAILQ_HEAD(, rdma_mr_entry) mr_lru = TAILQ_HEAD_INITIALIZER(mr_lru);
-static uint64_t mr_cached_bytes;
-static LIST_HEAD(, rdma_region) rx_live = LIST_HEAD_INITIALIZER(rx_live);
-static LIST_HEAD(, rdma_region) rx_pool = LIST_HEAD_INITIALIZER(rx_pool);   /* freed, still registered */
-static uint64_t rx_pool_bytes;
-
-/* Registers [mem, mem+len) into r; returns 0 or a positive errno. */
-static int region_register(struct rdma_region *r, uint64_t access)
+/* A random key of the provider's key size (never 0). */
+static uint64_t random_key(size_t key_size)
 {
-    int ret = fi_mr_reg(rdma_st.domain, r->mem, r->len, access, 0, rdma_st.next_key++, 0, &r->mr, NULL);
+    static uint64_t pool[32];
+    static unsigned left;
+    uint64_t k;
 
-    if (ret) {
-        log_warn("rdma: fi_mr_reg of %zu bytes failed: %s", r->len, fi_strerror(-ret));
-        r->mr = NULL;
-        return rdma_fi_errno(ret);
-    }
-    r->desc = fi_mr_desc(r->mr);
-    r->key = fi_mr_key(r->mr);
+    do {
+        if (left == 0) {
+            ssize_t n = getrandom(pool, sizeof(pool), 0);
+            if (n != (ssize_t)sizeof(pool)) {
+                /* getrandom cannot fail for this size once the pool is
+                 * initialised; keep going with what the stack holds mixed in. */
+                for (unsigned i = 0; i < 32; i++)
+                    pool[i] ^= (uint64_t)(uintptr_t)&k * 0x9e3779b97f4a7c15ull + i;
+            }
+            left = 32;
+        }
+        k = pool[--left];
+        if (key_size < 8)
+            k &= (1ull << (8 * key_size)) - 1;
+    } while (k == 0);
+    return k;
+}
+
+/* 0 when len more bytes may be registered for c now; EAGAIN when not now
+ * but once other registrations are closed; ENOMEM when never. */
+int rdma_mem_check(const struct rdma_conn *c, size_t len)
+{
+    if (len > rdma_st.mem_max || (c && len > rdma_st.mem_conn_max))
+        return ENOMEM;
+    if (rdma_st.mem + len > rdma_st.mem_max || (c && c->mem + len > rdma_st.mem_conn_max))
+        return EAGAIN;
     return 0;
 }
 
-/* Allocates and registers len bytes; NULL with errno ENOMEM (or the
- * registration's error) on failure. */
-struct rdma_region *rdma_region_alloc(size_t len, uint64_t access)
+static void charge(struct rdma_conn *c, int64_t delta)
 {
-    struct rdma_region *r = calloc(1, sizeof(*r));
-    int err;
-
-    if (!r)
-        return NULL;
-    r->len = len;
-    if (len >= RDMA_MMAP_MIN) {
-        r->mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (r->mem == MAP_FAILED) {
-            r->mem = NULL;
-            goto nomem;
-        }
-        r->mapped = true;
-    } else {
-        r->mem = aligned_alloc(64, (len + 63) & ~(size_t)63);
-        if (!r->mem)
-            goto nomem;
-    }
-    if ((err = region_register(r, access)) != 0) {
-        rdma_region_free(r);
-        errno = err;
-        return NULL;
-    }
-    return r;
-nomem:
-    free(r);
-    errno = ENOMEM;
-    return NULL;
-}
-
-/* Deregisters (if still registered) and frees r. */
-void rdma_region_free(struct rdma_region *r)
-{
-    if (!r)
+    rdma_st.mem += (uint64_t)delta;
+    if (rdma_st.mem > rdma_st.ctr.mem_registered_max)
+        rdma_st.ctr.mem_registered_max = rdma_st.mem;
+    rdma_st.ctr.mem_registered = rdma_st.mem;
+    if (!c)
         return;
-    if (r->mr)
-        fi_close(&r->mr->fid);
-    if (r->mapped)
-        munmap(r->mem, r->len);
-    else
-        free(r->mem);
-    free(r);
+    c->mem += (uint64_t)delta;
+    if (c->mem > c->ctr.mem_registered_max)
+        c->ctr.mem_registered_max = c->mem;
+    c->ctr.mem_registered = c->mem;
 }
 
-#define RX_POOL_MIN (64u << 10)
-
-/* Size class of a rendezvous buffer: a power of two from 64 KiB, so freed
- * buffers fit later messages of similar sizes. */
-static size_t rx_class(size_t len)
+/* Registers [mem, mem+len) with access for c (NULL: the process only),
+ * bound to ep under FI_MR_ENDPOINT. Returns 0 with *out filled, ENOMEM
+ * (over a budget, or the provider is out of resources), or another
+ * positive errno; *out is zeroed on failure. */
+int rdma_mr_reg(const struct rdma_domain *d, struct rdma_conn *c, struct fid_ep *ep, void *mem, size_t len,
+                uint64_t access, struct rdma_mr *out)
 {
-    size_t c = RX_POOL_MIN;
+    int ret = 0, err;
 
-    while (c < len && c < ((size_t)1 << 62))
-        c <<= 1;
-    return c;
-}
-
-static void rxbuf_release(struct buf *b)
-{
-    struct rdma_region *r = b->ext;
-
-    if (r->on_live)
-        LIST_REMOVE(r, live);
-    r->on_live = false;
-    /* Keep it registered for the next message while the pool has room. */
-    if (r->mr && rdma_st.domain && rx_pool_bytes + r->len <= rdma_st.mr_cache_max / 2) {
-        LIST_INSERT_HEAD(&rx_pool, r, live);
-        r->on_live = true;
-        rx_pool_bytes += r->len;
-        return;
-    }
-    rdma_region_free(r);
-}
-
-/* Returns a BUF_EXT buffer of len bytes in registered memory that the peer
- * may write (from the pool of freed ones when one of its size class is
- * there); NULL (errno) on failure. */
-struct buf *rdma_rxbuf_alloc(struct rdma_conn *c, size_t len)
-{
-    size_t cls = rx_class(len);
-    struct rdma_region *r;
-    struct buf *b;
-
-    LIST_FOREACH(r, &rx_pool, live)
-        if (r->len == cls)
-            break;
-    if (r) {
-        LIST_REMOVE(r, live);
-        r->on_live = false;
-        rx_pool_bytes -= r->len;
-        RDMA_COUNT(c, mr_cache_hits, 1);
-    } else {
-        RDMA_COUNT(c, mr_cache_misses, 1);
-        r = rdma_region_alloc(cls, FI_REMOTE_WRITE | FI_WRITE | FI_SEND | FI_RECV);
-        if (!r)
-            return NULL;
-    }
-    b = buf_ext_wrap(r->mem, len, rxbuf_release, r);
-    if (!b) {
-        rdma_region_free(r);
-        errno = ENOMEM;
-        return NULL;
-    }
-    LIST_INSERT_HEAD(&rx_live, r, live);
-    r->on_live = true;
-    return b;
-}
-
-/* The registered region of a rendezvous receive buffer, or NULL if b is
- * not one. */
-struct rdma_region *rdma_rxbuf_region(struct buf *b)
-{
-    return (b->kind == BUF_EXT && b->ext_release == rxbuf_release) ? b->ext : NULL;
-}
-
-static uint32_t mr_bucket(const struct buf *root)
-{
-    uintptr_t p = (uintptr_t)root;
-
-    return (uint32_t)((p >> 6) ^ (p >> 16)) % MR_HASH_BUCKETS;
-}
-
-static void mr_entry_free(struct rdma_mr_entry *e)
-{
-    if (e->cached) {
-        LIST_REMOVE(e, hentry);
-        TAILQ_REMOVE(&mr_lru, e, lru);
-        mr_cached_bytes -= e->reg.len;
-    }
-    if (e->reg.mr)
-        fi_close(&e->reg.mr->fid);
-    buf_unref(e->root);
-    free(e);
-}
-
-/* Evicts unused entries, oldest first, until the cache fits its budget. */
-static void mr_evict(void)
-{
-    struct rdma_mr_entry *e, *next;
-
-    for (e = TAILQ_FIRST(&mr_lru); e && mr_cached_bytes > rdma_st.mr_cache_max; e = next) {
-        next = TAILQ_NEXT(e, lru);
-        if (e->inuse == 0)
-            mr_entry_free(e);
-    }
-}
-
-/* Finds or makes the registration covering b's storage for local access
- * (source of fi_write / fi_send). Returns 0 with *desc_out (and
- * *entry_out, to give back with rdma_mr_put; NULL when nothing must be
- * given back), or a positive errno. */
-int rdma_mr_get(struct buf *b, struct rdma_conn *c, struct rdma_mr_entry **entry_out, void **desc_out)
-{
-    struct buf *root = b;
-    struct rdma_region *rx;
-    struct rdma_mr_entry *e;
-    uint32_t h;
-    int err;
-
-    while (root->kind == BUF_SLICE && root->parent)
-        root = root->parent;
-    *entry_out = NULL;
-    rx = rdma_rxbuf_region(root);
-    if (rx && rx->mr) {
-        /* Our own rendezvous memory (an echoed pop): the caller's reference on b keeps it registered. */
-        *desc_out = rx->desc;
-        RDMA_COUNT(c, mr_cache_hits, 1);
-        return 0;
-    }
-    h = mr_bucket(root);
-    LIST_FOREACH(e, &mr_hash[h], hentry) {
-        if (e->root == root && e->reg.mem == root->base && e->reg.len == root->cap) {
-            e->inuse++;
-            TAILQ_REMOVE(&mr_lru, e, lru);
-            TAILQ_INSERT_TAIL(&mr_lru, e, lru);
-            RDMA_COUNT(c, mr_cache_hits, 1);
-            *entry_out = e;
-            *desc_out = e->reg.desc;
-            return 0;
-        }
-    }
-    RDMA_COUNT(c, mr_cache_misses, 1);
-    e = calloc(1, sizeof(*e));
-    if (!e)
+    memset(out, 0, sizeof(*out));
+    if ((err = rdma_mem_check(c, len)) != 0) {
+        if (c)
+            RDMA_COUNT(c, mr_reg_failures, 1);
+        else
+            rdma_st.ctr.mr_reg_failures++;
         return ENOMEM;
-    e->reg.mem = root->base;
-    e->reg.len = root->cap;
-    if ((err = region_register(&e->reg, FI_WRITE | FI_SEND | FI_READ)) != 0) {
-        free(e);
+    }
+    for (int i = 0; i < KEY_TRIES; i++) {
+        uint64_t key = (d->mr_mode & FI_MR_PROV_KEY) ? 0 : random_key(d->key_size);
+
+        ret = fi_mr_reg(d->domain, mem, len, access, 0, key, 0, &out->mr, NULL);
+        if (ret != -FI_ENOKEY || (d->mr_mode & FI_MR_PROV_KEY))
+            break;
+    }
+    if (ret == 0 && (d->mr_mode & FI_MR_ENDPOINT)) {
+        if (!ep || (ret = fi_mr_bind(out->mr, &ep->fid, 0)) != 0 || (ret = fi_mr_enable(out->mr)) != 0) {
+            if (!ep)
+                ret = -FI_EINVAL;
+            fi_close(&out->mr->fid);
+        }
+    }
+    if (ret) {
+        log_warn("rdma: registering %zu bytes failed: %s", len, fi_strerror(-ret));
+        memset(out, 0, sizeof(*out));
+        if (c)
+            RDMA_COUNT(c, mr_reg_failures, 1);
+        else
+            rdma_st.ctr.mr_reg_failures++;
+        return ret == -FI_ENOMEM || ret == -FI_ENOSPC ? ENOMEM : rdma_fi_errno(ret);
+    }
+    out->desc = fi_mr_desc(out->mr);
+    out->key = fi_mr_key(out->mr);
+    out->len = len;
+    out->conn = c;
+    charge(c, (int64_t)len);
+    if (c)
+        RDMA_COUNT(c, mr_regs, 1);
+    else
+        rdma_st.ctr.mr_regs++;
+    return 0;
+}
+
+/* Closes a registration from rdma_mr_reg (a zeroed one is ignored). */
+void rdma_mr_close(struct rdma_mr *m)
+{
+    if (!m->mr)
+        return;
+    fi_close(&m->mr->fid);
+    charge(m->conn, -(int64_t)m->len);
+    memset(m, 0, sizeof(*m));
+}
+
+/* The address a peer names the first byte of a region registered from mem
+ * with: its virtual address under FI_MR_VIRT_ADDR, else offset 0. */
+uint64_t rdma_mr_addr(const struct rdma_domain *d, const void *mem)
+{
+    return (d->mr_mode & FI_MR_VIRT_ADDR) ? (uint64_t)(uintptr_t)mem : 0;
+}
+
+/* Allocates len bytes (mmap from RDMA_MMAP_MIN) and registers them for c.
+ * Returns 0 or a positive errno (ENOMEM). */
+int rdma_slab_alloc(const struct rdma_domain *d, struct rdma_conn *c, struct fid_ep *ep, size_t len, uint64_t access,
+                    struct rdma_slab *s)
+{
+    int err;
+
+    memset(s, 0, sizeof(*s));
+    if ((err = rdma_mem_check(c, len)) != 0)
+        return ENOMEM;
+    if (len >= RDMA_MMAP_MIN) {
+        s->mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (s->mem == MAP_FAILED) {
+            s->mem = NULL;
+            return ENOMEM;
+        }
+        s->mapped = true;
+    } else {
+        s->mem = aligned_alloc(64, (len + 63) & ~(size_t)63);
+        if (!s->mem)
+            return ENOMEM;
+    }
+    s->len = len;
+    if ((err = rdma_mr_reg(d, c, ep, s->mem, len, access, &s->mr)) != 0) {
+        rdma_slab_free(s);
         return err;
     }
-    e->root = buf_ref(root);
-    e->inuse = 1;
-    if (e->reg.len <= rdma_st.mr_cache_max) {
-        e->cached = true;
-        LIST_INSERT_HEAD(&mr_hash[h], e, hentry);
-        TAILQ_INSERT_TAIL(&mr_lru, e, lru);
-        mr_cached_bytes += e->reg.len;
-        mr_evict();
-    }
-    *entry_out = e;
-    *desc_out = e->reg.desc;
     return 0;
 }
 
-/* Gives back an entry from rdma_mr_get (NULL is ignored). */
-void rdma_mr_put(struct rdma_mr_entry *e)
+/* Deregisters and frees a slab (a zeroed one is ignored). */
+void rdma_slab_free(struct rdma_slab *s)
 {
-    if (!e)
-        return;
-    if (--e->inuse > 0)
-        return;
-    if (!e->cached)
-        mr_entry_free(e);
-    else
-        mr_evict();
+    rdma_mr_close(&s->mr);
+    if (s->mem) {
+        if (s->mapped)
+            munmap(s->mem, s->len);
+        else
+            free(s->mem);
+    }
+    memset(s, 0, sizeof(*s));
 }
 
-/* Drops every cached registration and deregisters the rendezvous buffers
- * the application still holds (before the domain closes). */
-void rdma_mr_fini(void)
+/* Parses DEMI_RDMA_MR_MODE: empty, or a comma-separated list of local,
+ * virt_addr, allocated, prov_key, endpoint. Returns 0 or EINVAL. */
+int rdma_mr_parse_modes(const char *s, uint64_t *out)
 {
-    struct rdma_region *r;
-    struct rdma_mr_entry *e;
+    static const struct {
+        const char *name;
+        uint64_t bit;
+    } names[] = {{"local", FI_MR_LOCAL},       {"virt_addr", FI_MR_VIRT_ADDR}, {"allocated", FI_MR_ALLOCATED},
+                 {"prov_key", FI_MR_PROV_KEY}, {"endpoint", FI_MR_ENDPOINT}};
+    uint64_t modes = 0;
 
-    while ((e = TAILQ_FIRST(&mr_lru)) != NULL)
-        mr_entry_free(e);
-    while ((r = LIST_FIRST(&rx_pool)) != NULL) {
-        LIST_REMOVE(r, live);
-        rdma_region_free(r);
+    while (s && *s) {
+        size_t n = strcspn(s, ",");
+        size_t i;
+
+        for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+            if (strlen(names[i].name) == n && strncasecmp(s, names[i].name, n) == 0)
+                break;
+        if (i == sizeof(names) / sizeof(names[0]))
+            return EINVAL;
+        modes |= names[i].bit;
+        s += n;
+        if (*s == ',')
+            s++;
     }
-    rx_pool_bytes = 0;
-    while ((r = LIST_FIRST(&rx_live)) != NULL) {
-        LIST_REMOVE(r, live);
-        r->on_live = false;
-        if (r->mr)
-            fi_close(&r->mr->fid);
-        r->mr = NULL;
-    }
-    mr_cached_bytes = 0;
+    *out = modes;
+    return 0;
 }
