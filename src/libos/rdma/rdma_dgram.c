@@ -64,6 +64,7 @@ struct dg_rx {
 struct rdma_dgq {
     struct demi_queue *q;
     bool bound, connected;
+    struct sockaddr_in want;        /* bound address, endpoint not open yet (0.0.0.0) */
     struct sockaddr_in local, peer;
     struct fid_ep *ep;
     struct fid_av *av;
@@ -309,21 +310,39 @@ fail:
     return ret == -FI_EADDRINUSE ? EADDRINUSE : rdma_fi_errno(ret);
 }
 
+/* Binds g. A specific address opens the endpoint now; 0.0.0.0 waits for
+ * the first push (the address toward its destination) or pop, because a
+ * provider names its endpoint to peers by its address, and 0.0.0.0 is no
+ * name a peer can reach. */
 int rdma_dgram_bind(struct demi_queue *q, const struct sockaddr_in *addr)
 {
     struct rdma_dgq *g = dgq(q);
 
-    if (g->bound)
+    if (g->bound || g->ep)
         return EINVAL;
-    return dg_endpoint(g, addr);
+    if (addr->sin_addr.s_addr != htonl(INADDR_ANY))
+        return dg_endpoint(g, addr);
+    g->want = *addr;
+    g->want.sin_family = AF_INET;
+    g->local = g->want;
+    g->bound = true;
+    return 0;
 }
 
-/* Binds g to 0.0.0.0:0 unless it is bound. */
-static int ensure_bound(struct rdma_dgq *g)
-{
-    struct sockaddr_in any = {.sin_family = AF_INET};
+static uint32_t source_ip(const struct rdma_dgq *g, const struct sockaddr_in *dst);
 
-    return g->bound ? 0 : dg_endpoint(g, &any);
+/* Opens g's endpoint unless it is open: on the bound address, with
+ * 0.0.0.0 replaced by our address toward dst when there is one. */
+static int ensure_open(struct rdma_dgq *g, const struct sockaddr_in *dst)
+{
+    struct sockaddr_in addr = g->want;
+
+    if (g->ep)
+        return 0;
+    addr.sin_family = AF_INET;
+    if (dst && addr.sin_addr.s_addr == htonl(INADDR_ANY))
+        addr.sin_addr.s_addr = source_ip(g, dst);
+    return dg_endpoint(g, &addr);
 }
 
 int rdma_dgram_connect(struct demi_queue *q, struct demi_op *op)
@@ -331,7 +350,7 @@ int rdma_dgram_connect(struct demi_queue *q, struct demi_op *op)
     struct rdma_dgq *g = dgq(q);
     int err;
 
-    if ((err = ensure_bound(g)) != 0)
+    if ((err = ensure_open(g, &op->addr)) != 0)
         return err;
     g->peer = op->addr;
     g->connected = true;
@@ -348,7 +367,7 @@ static uint32_t source_ip(const struct rdma_dgq *g, const struct sockaddr_in *ds
     uint32_t ip = 0;
     int fd;
 
-    if (g->local.sin_addr.s_addr != htonl(INADDR_ANY))
+    if (g->ep && g->local.sin_addr.s_addr != htonl(INADDR_ANY))
         return g->local.sin_addr.s_addr;
     if ((ntohl(dst->sin_addr.s_addr) >> 24) == 127)
         return htonl(INADDR_LOOPBACK);
@@ -478,7 +497,7 @@ int rdma_dgram_push(struct demi_queue *q, struct demi_op *op)
         op->addr = g->peer;
         op->has_addr = true;
     }
-    if ((err = ensure_bound(g)) != 0)
+    if ((err = ensure_open(g, &op->addr)) != 0)
         return err;
     TAILQ_INSERT_TAIL(&g->pushes, op, lentry);
     push_progress(g);
@@ -505,7 +524,7 @@ int rdma_dgram_pop(struct demi_queue *q, struct demi_op *op)
     struct rdma_dgq *g = dgq(q);
     int err;
 
-    if ((err = ensure_bound(g)) != 0)
+    if ((err = ensure_open(g, NULL)) != 0)
         return err;
     TAILQ_INSERT_TAIL(&g->pops, op, lentry);
     dg_deliver(g);
