@@ -16,11 +16,18 @@ static int child_signal_fd = -1;
 
 void rt_env(const char *const *extra)
 {
+    static const char *const vars[] = {"DEMI_RDMA_RECV_BUFS", "DEMI_RDMA_RECV_SIZE", "DEMI_RDMA_RX_WINDOW",
+                                       "DEMI_RDMA_MEM_CONN", "DEMI_RDMA_MEM_MAX", "DEMI_RDMA_MR_MODE",
+                                       "DEMI_RDMA_CONNECT_TIMEOUT_MS", "DEMI_RDMA_RNDV_TIMEOUT_MS",
+                                       "DEMI_RDMA_DGRAM_PROVIDER", "DEMI_RDMA_LINGER_MS"};
+
     setenv("DEMI_LIBOS", "rdma", 1);
     setenv("DEMI_RDMA_PROVIDER", "tcp", 1);
-    unsetenv("DEMI_RDMA_RECV_BUFS");
-    unsetenv("DEMI_RDMA_RECV_SIZE");
-    unsetenv("DEMI_RDMA_RX_WINDOW");
+    for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
+        unsetenv(vars[i]);
+    /* RT_DGRAM_PROVIDER runs the datagram tests over another provider. */
+    if (getenv("RT_DGRAM_PROVIDER"))
+        setenv("DEMI_RDMA_DGRAM_PROVIDER", getenv("RT_DGRAM_PROVIDER"), 1);
     for (int i = 0; extra && extra[i] && extra[i + 1]; i += 2)
         setenv(extra[i], extra[i + 1], 1);
 }
@@ -87,6 +94,21 @@ void rt_child_signal(void)
 
     if (child_signal_fd >= 0 && write(child_signal_fd, &b, 1) != 1)
         _exit(92);
+}
+
+void rt_child_send(const void *data, size_t len)
+{
+    if (child_signal_fd >= 0 && write(child_signal_fd, data, len) != (ssize_t)len)
+        _exit(92);
+}
+
+int rt_wait_data(struct rt_child *ch, void *data, size_t len, int timeout_ms)
+{
+    struct pollfd pfd = {.fd = ch->signal_fd, .events = POLLIN};
+
+    if (poll(&pfd, 1, timeout_ms) != 1 || read(ch->signal_fd, data, len) != (ssize_t)len)
+        return -1;
+    return 0;
 }
 
 int rt_wait_signal(struct rt_child *ch, int timeout_ms)
@@ -192,6 +214,27 @@ uint64_t rt_rss_kb(void)
 uint64_t rt_hwm_kb(void)
 {
     return status_kb("VmHWM:");
+}
+
+uint64_t rt_cpu_ticks(pid_t pid)
+{
+    char path[64], buf[1024], *p;
+    unsigned long long ut = 0, st = 0;
+    FILE *f;
+    size_t n;
+
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    if (!(f = fopen(path, "r")))
+        return 0;
+    n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    /* Fields after the command (which may hold spaces) start after its ')'. */
+    if (!(p = strrchr(buf, ')')))
+        return 0;
+    if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+        return 0;
+    return ut + st;
 }
 
 int rt_connect(uint16_t port, int timeout_ms)

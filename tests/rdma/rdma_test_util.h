@@ -41,6 +41,12 @@ int rt_spawn(struct rt_child *ch, rt_server_fn fn, void *arg, const char *const 
 /* In the child: tells the parent something happened (one byte). */
 void rt_child_signal(void);
 
+/* In the child: sends len bytes to the parent (at most PIPE_BUF). */
+void rt_child_send(const void *data, size_t len);
+
+/* Waits up to timeout_ms for len bytes from the child; returns 0 or -1. */
+int rt_wait_data(struct rt_child *ch, void *data, size_t len, int timeout_ms);
+
 /* Waits up to timeout_ms for the child's signal byte; returns 0 or -1. */
 int rt_wait_signal(struct rt_child *ch, int timeout_ms);
 
@@ -65,6 +71,9 @@ uint64_t rt_sga_len(const demi_sgarray_t *sga);
 /* VmRSS / VmHWM of this process in KiB. */
 uint64_t rt_rss_kb(void);
 uint64_t rt_hwm_kb(void);
+
+/* CPU time (user + system) of process pid so far, in clock ticks. */
+uint64_t rt_cpu_ticks(pid_t pid);
 
 /* Connects a new queue to 127.0.0.1:port; returns the qd or -errno. */
 int rt_connect(uint16_t port, int timeout_ms);
