@@ -12,7 +12,18 @@
 #include <time.h>
 #include <unistd.h>
 
+#define RT_MAX_TOKENS 1024
+
 static int child_signal_fd = -1;
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 
 void rt_env(const char *const *extra)
 {
@@ -257,4 +268,71 @@ int rt_connect(uint16_t port, int timeout_ms)
         return -(int)(qr.qr_ret ? qr.qr_ret : EIO);
     }
     return qd;
+}
+
+/* Echoes every message on every connection until `*(int *)arg` connections
+ * ended (EOF). Fails on any error or after 120 s. */
+int rt_echo_server(int lqd, void *arg, struct rt_result *res)
+{
+    int expected = *(int *)arg, ended = 0;
+    demi_qtoken_t qts[RT_MAX_TOKENS];
+    int owners[RT_MAX_TOKENS], n = 0, idx;
+    uint64_t deadline = now_ms() + 120000;
+    demi_qresult_t qr;
+
+    if (demi_accept(&qts[n], lqd) != 0)
+        return 1;
+    owners[n++] = lqd;
+    while (ended < expected) {
+        struct timespec ts = {.tv_sec = 1};
+        int err;
+
+        if (now_ms() > deadline)
+            return 2;
+        err = demi_wait_any(&qr, &idx, qts, n, &ts);
+        if (err == ETIMEDOUT)
+            continue;
+        if (err)
+            return 3;
+        int qd = owners[idx];
+        qts[idx] = qts[--n];
+        owners[idx] = owners[n];
+        switch (qr.qr_opcode) {
+        case DEMI_OPC_ACCEPT:
+            if (demi_pop(&qts[n], qr.qr_value.ares.qd) != 0)
+                return 4;
+            owners[n++] = qr.qr_value.ares.qd;
+            if (demi_accept(&qts[n], lqd) != 0)
+                return 5;
+            owners[n++] = lqd;
+            break;
+        case DEMI_OPC_POP:
+            if (rt_sga_len(&qr.qr_value.sga) == 0) {   /* end of stream */
+                demi_sgafree(&qr.qr_value.sga);
+                demi_close(qd);
+                ended++;
+                break;
+            }
+            res->msgs++;
+            res->bytes += rt_sga_len(&qr.qr_value.sga);
+            if ((err = demi_push(&qts[n], qd, &qr.qr_value.sga)) != 0) {
+                res->err = err;
+                return 6;
+            }
+            owners[n++] = -1;
+            demi_sgafree(&qr.qr_value.sga);
+            if (demi_pop(&qts[n], qd) != 0)
+                return 7;
+            owners[n++] = qd;
+            break;
+        case DEMI_OPC_PUSH:
+            break;
+        default:
+            res->err = qr.qr_ret;
+            return 8;
+        }
+        if (n + 3 > RT_MAX_TOKENS)
+            return 9;
+    }
+    return 0;
 }

@@ -75,6 +75,10 @@ uint64_t rt_hwm_kb(void);
 /* CPU time (user + system) of process pid so far, in clock ticks. */
 uint64_t rt_cpu_ticks(pid_t pid);
 
+/* A server for rt_spawn: echoes every message on every connection until
+ * `*(int *)arg` connections ended (EOF). Fails on any error or after 120 s. */
+int rt_echo_server(int lqd, void *arg, struct rt_result *res);
+
 /* Connects a new queue to 127.0.0.1:port; returns the qd or -errno. */
 int rt_connect(uint16_t port, int timeout_ms);
 

@@ -22,7 +22,6 @@
 
 #include "rdma_test_util.h"
 
-#define MAX_TOKENS 1024
 #define FLOOD_BYTES_DEFAULT (256ull << 20)
 
 static uint64_t now_ms(void)
@@ -34,73 +33,6 @@ static uint64_t now_ms(void)
 }
 
 /* --- servers (child processes) --- */
-
-/* Echoes every message on every connection until `*(int *)arg` connections
- * ended (EOF). Fails on any error or after 120 s. */
-static int echo_server(int lqd, void *arg, struct rt_result *res)
-{
-    int expected = *(int *)arg, ended = 0;
-    demi_qtoken_t qts[MAX_TOKENS];
-    int owners[MAX_TOKENS], n = 0, idx;
-    uint64_t deadline = now_ms() + 120000;
-    demi_qresult_t qr;
-
-    if (demi_accept(&qts[n], lqd) != 0)
-        return 1;
-    owners[n++] = lqd;
-    while (ended < expected) {
-        struct timespec ts = {.tv_sec = 1};
-        int err;
-
-        if (now_ms() > deadline)
-            return 2;
-        err = demi_wait_any(&qr, &idx, qts, n, &ts);
-        if (err == ETIMEDOUT)
-            continue;
-        if (err)
-            return 3;
-        int qd = owners[idx];
-        qts[idx] = qts[--n];
-        owners[idx] = owners[n];
-        switch (qr.qr_opcode) {
-        case DEMI_OPC_ACCEPT:
-            if (demi_pop(&qts[n], qr.qr_value.ares.qd) != 0)
-                return 4;
-            owners[n++] = qr.qr_value.ares.qd;
-            if (demi_accept(&qts[n], lqd) != 0)
-                return 5;
-            owners[n++] = lqd;
-            break;
-        case DEMI_OPC_POP:
-            if (rt_sga_len(&qr.qr_value.sga) == 0) {   /* end of stream */
-                demi_sgafree(&qr.qr_value.sga);
-                demi_close(qd);
-                ended++;
-                break;
-            }
-            res->msgs++;
-            res->bytes += rt_sga_len(&qr.qr_value.sga);
-            if ((err = demi_push(&qts[n], qd, &qr.qr_value.sga)) != 0) {
-                res->err = err;
-                return 6;
-            }
-            owners[n++] = -1;
-            demi_sgafree(&qr.qr_value.sga);
-            if (demi_pop(&qts[n], qd) != 0)
-                return 7;
-            owners[n++] = qd;
-            break;
-        case DEMI_OPC_PUSH:
-            break;
-        default:
-            res->err = qr.qr_ret;
-            return 8;
-        }
-        if (n + 3 > MAX_TOKENS)
-            return 9;
-    }
-    return 0;
-}
 
 static const uint32_t flood_sizes[] = {64, 3000, 4080, 4081, 65536, 1 << 20, 100, 300000};
 #define N_FLOOD_SIZES (sizeof(flood_sizes) / sizeof(flood_sizes[0]))
@@ -237,7 +169,7 @@ static void test_echo_sizes(void **state)
     uint64_t v = 0;
 
     (void)state;
-    assert_int_equal(rt_spawn(&ch, echo_server, &one, NULL), 0);
+    assert_int_equal(rt_spawn(&ch, rt_echo_server, &one, NULL), 0);
     rt_env(NULL);
     assert_int_equal(demi_init(NULL), 0);
     qd = rt_connect(ch.port, 10000);
@@ -349,7 +281,7 @@ static void test_many_connections(void **state)
     demi_qresult_t qr;
 
     (void)state;
-    assert_int_equal(rt_spawn(&ch, echo_server, &expected, NULL), 0);
+    assert_int_equal(rt_spawn(&ch, rt_echo_server, &expected, NULL), 0);
     rt_env(NULL);
     assert_int_equal(demi_init(NULL), 0);
     sin.sin_port = htons(ch.port);
@@ -495,7 +427,7 @@ static void test_close_cancels(void **state)
     demi_qtoken_t qt;
 
     (void)state;
-    assert_int_equal(rt_spawn(&ch, echo_server, &one, NULL), 0);
+    assert_int_equal(rt_spawn(&ch, rt_echo_server, &one, NULL), 0);
     rt_env(NULL);
     assert_int_equal(demi_init(NULL), 0);
     qd = rt_connect(ch.port, 10000);

@@ -50,6 +50,13 @@ int rdma_fi_errno(ssize_t ret)
     return e;
 }
 
+/* A connection now has a deadline: sleeps are capped until the next sweep
+ * has looked at it. */
+void rdma_timed(void)
+{
+    loop.timed++;
+}
+
 /* Puts c on the work list of the poll loop (once). */
 void rdma_mark(struct rdma_conn *c)
 {

@@ -341,6 +341,7 @@ extern struct rdma_state rdma_st;
 int rdma_fi_errno(ssize_t ret);
 struct fi_info *rdma_hints(void);
 void rdma_mark(struct rdma_conn *c);
+void rdma_timed(void);
 const char *rdma_peer_str(const struct rdma_conn *c, char *buf, size_t len);
 
 /* rdma_wait.c: sleeping on the providers' wait objects */

@@ -291,6 +291,7 @@ int rdma_conn_connect(struct rdma_conn *c, struct demi_op *op)
     c->accepted = true;
     c->state = RC_CONNECTING;
     c->deadline_ns = clock_now_ns() + rdma_st.connect_ns;
+    rdma_timed();
     return 0;
 fail:
     fi_freeinfo(info);
@@ -342,6 +343,7 @@ static void on_connreq(struct rdma_conn *l, struct fi_eq_cm_entry *e, size_t dat
     child->state = RC_ACCEPTING;
     child->local = l->local;
     child->deadline_ns = clock_now_ns() + rdma_st.connect_ns;
+    rdma_timed();
     fi_freeinfo(info);
     return;
 reject:
@@ -551,6 +553,7 @@ void rdma_conn_close(struct rdma_conn *c)
     rdma_msg_queue_bye(c);
     c->state = RC_LINGER;
     c->deadline_ns = clock_now_ns() + rdma_st.linger_ns;
+    rdma_timed();
     rdma_mark(c);
 }
 

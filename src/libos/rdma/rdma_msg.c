@@ -701,6 +701,7 @@ static int start_rndv(struct rdma_conn *c, const struct rdma_wire_msg *msg, stru
     rm->rv = rv;
     rm->id = msg->id;
     TAILQ_INSERT_TAIL(&c->reading, rv, entry);
+    rdma_timed();
     RDMA_COUNT(c, rendezvous_received, 1);
     return 0;
 }
