@@ -283,6 +283,7 @@ struct rdma_conn {
     struct op_list pops;
     uint32_t credits_owed;                  /* reposted buffers not reported yet */
     bool peer_bye;
+    bool lost;                              /* failed with a message undelivered: nothing more is */
 
     /* send side */
     struct rdma_slab tx_slab;

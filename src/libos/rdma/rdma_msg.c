@@ -715,7 +715,8 @@ static void rx_consume(struct rdma_conn *c)
     struct rdma_wire_limits lim = wire_limits();
     struct rdma_rx_slot *s;
 
-    while ((s = TAILQ_FIRST(&c->rx_held)) != NULL && (c->state == RC_CONNECTED || c->state == RC_FAILED)) {
+    while ((s = TAILQ_FIRST(&c->rx_held)) != NULL && !c->lost &&
+           (c->state == RC_CONNECTED || c->state == RC_FAILED)) {
         struct rdma_wire_msg msg;
         struct rdma_rxmsg *rm;
         uint64_t charge;
@@ -755,8 +756,11 @@ static void rx_consume(struct rdma_conn *c)
             rm->size = msg.size;
             rm->complete = true;
         } else if (c->state != RC_CONNECTED) {
-            TAILQ_REMOVE(&c->rx_held, s, entry);    /* a rendezvous cannot finish on a dead endpoint */
-            continue;
+            /* A rendezvous cannot finish on a dead endpoint: it and all
+             * after it are lost. */
+            TAILQ_INIT(&c->rx_held);
+            c->lost = true;
+            return;
         } else {
             if (!(rm = calloc(1, sizeof(*rm)))) {
                 rdma_conn_abort(c, ENOMEM);
@@ -783,9 +787,11 @@ static void rx_consume(struct rdma_conn *c)
 }
 
 /* Hands complete messages to pending pops, in order. After BYE, pops past
- * the last message get end-of-stream (a zero-length sga); on a failed
- * connection messages that can no longer complete are dropped and pops
- * fail with its error. */
+ * the last message get end-of-stream (a zero-length sga). On a failed
+ * connection, complete messages are still delivered up to the first one
+ * that can no longer complete; that one and everything after it are lost
+ * (delivering later ones would leave a gap), and pops then fail with the
+ * connection's error. */
 static void deliver(struct rdma_conn *c)
 {
     struct demi_op *op;
@@ -793,7 +799,7 @@ static void deliver(struct rdma_conn *c)
     while ((op = TAILQ_FIRST(&c->pops)) != NULL) {
         struct rdma_rxmsg *rm = TAILQ_FIRST(&c->rx_ready);
 
-        if (rm && rm->complete) {
+        if (rm && rm->complete && !c->lost) {
             TAILQ_REMOVE(&c->rx_ready, rm, entry);
             c->rx_window_bytes -= rm->charge;
             TAILQ_REMOVE(&c->pops, op, lentry);
@@ -804,19 +810,21 @@ static void deliver(struct rdma_conn *c)
         if (c->state == RC_CONNECTED) {
             if (rm || !TAILQ_EMPTY(&c->rx_held) || !c->peer_bye)
                 return;     /* being read, waiting for the window, or more may come */
-        } else if (rm) {
-            /* It can never complete now: dropped. Reads still posted may
-             * write into it until the endpoint is closed, so it is freed at
-             * teardown then. */
-            TAILQ_REMOVE(&c->rx_ready, rm, entry);
-            c->rx_window_bytes -= rm->charge;
-            TAILQ_INSERT_TAIL(&c->rx_dropped, rm, entry);
-            continue;
+        } else if (rm || c->lost) {
+            /* Reads still posted may write into these until the endpoint
+             * is closed: they are freed at teardown. */
+            while ((rm = TAILQ_FIRST(&c->rx_ready)) != NULL) {
+                TAILQ_REMOVE(&c->rx_ready, rm, entry);
+                TAILQ_INSERT_TAIL(&c->rx_dropped, rm, entry);
+            }
+            c->rx_window_bytes = 0;
+            TAILQ_INIT(&c->rx_held);
+            c->lost = true;
         } else if (!TAILQ_EMPTY(&c->rx_held)) {
             return;
         }
         TAILQ_REMOVE(&c->pops, op, lentry);
-        if (c->peer_bye)
+        if (c->peer_bye && !c->lost)
             op_complete_pop(op, NULL, 0, NULL);
         else
             op_fail(op, c->err ? c->err : ECONNRESET);
