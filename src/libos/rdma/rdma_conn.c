@@ -31,10 +31,7 @@
 
 #define EQ_BATCH 8
 
-struct rdma_cm_event {
-    struct fi_eq_cm_entry entry;
-    uint8_t data[256];
-};
+#define CM_DATA_MAX 256
 
 /* Returns a new connection in state RC_NEW, on the global list; NULL on ENOMEM. */
 struct rdma_conn *rdma_conn_new(void)
@@ -398,12 +395,13 @@ static void on_connected(struct rdma_conn *c, struct fi_eq_cm_entry *e, size_t d
  * of events handled. */
 int rdma_conn_progress_eq(struct rdma_conn *c)
 {
-    struct rdma_cm_event ev;
+    _Alignas(struct fi_eq_cm_entry) uint8_t buf[sizeof(struct fi_eq_cm_entry) + CM_DATA_MAX];
+    struct fi_eq_cm_entry *entry = (struct fi_eq_cm_entry *)buf;
     uint32_t event;
     int handled = 0;
 
     for (int i = 0; i < EQ_BATCH && c->eq && !c->dead; i++) {
-        ssize_t n = fi_eq_read(c->eq, &event, &ev, sizeof(ev), 0);
+        ssize_t n = fi_eq_read(c->eq, &event, buf, sizeof(buf), 0);
 
         if (n == -FI_EAGAIN)
             break;
@@ -424,16 +422,16 @@ int rdma_conn_progress_eq(struct rdma_conn *c)
         }
         if (n < 0)
             break;
-        size_t datalen = (size_t)n > sizeof(ev.entry) ? (size_t)n - sizeof(ev.entry) : 0;
+        size_t datalen = (size_t)n > sizeof(*entry) ? (size_t)n - sizeof(*entry) : 0;
         switch (event) {
         case FI_CONNREQ:
             if (c->state == RC_LISTENING)
-                on_connreq(c, &ev.entry, datalen);
+                on_connreq(c, entry, datalen);
             else
-                fi_freeinfo(ev.entry.info);
+                fi_freeinfo(entry->info);
             break;
         case FI_CONNECTED:
-            on_connected(c, &ev.entry, datalen);
+            on_connected(c, entry, datalen);
             break;
         case FI_SHUTDOWN:
             /* What arrived before the shutdown is in the CQ already (BYE, last messages). */

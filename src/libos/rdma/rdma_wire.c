@@ -180,6 +180,8 @@ int rdma_wire_parse_dgram(const void *buf, size_t len, uint32_t max_payload, str
         return RDMA_WIRE_MAGIC_BAD;
     if (p[4] != RDMA_WIRE_VERSION)
         return RDMA_WIRE_VERSION_BAD;
+    if (p[5] != 0)
+        return RDMA_WIRE_RANGE_BAD;     /* reserved */
     memcpy(&out->port, p + 6, sizeof(out->port));
     memcpy(&out->ip, p + 8, sizeof(out->ip));
     out->len = get32(p + 12);
