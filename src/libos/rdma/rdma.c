@@ -35,9 +35,13 @@ struct rdma_state rdma_st = {
     .work = TAILQ_HEAD_INITIALIZER(rdma_st.work),
 };
 
+#define READY_MAX 8
+
 static struct {
-    bool sweep_due;                 /* after a sleep: sweep at the next poll */
+    bool sweep_due;                 /* a sleep ran out: sweep at the next poll */
     uint32_t timed;                 /* connections with a deadline (last sweep) */
+    uint32_t nready;                /* connections whose EQ fd woke the last sleep */
+    struct rdma_conn *ready[READY_MAX];
 } loop;
 
 /* Converts a negative libfabric return to a positive errno. */
@@ -201,7 +205,7 @@ static int open_cq(void)
         return rdma_fi_errno(ret);
     }
     (void)fd;
-    return rdma_wait_add(&rdma_st.cq->fid, rdma_st.fabric, &fd);
+    return rdma_wait_add(&rdma_st.cq->fid, rdma_st.fabric, NULL, &fd);
 }
 
 static void rdma_fini(void);
@@ -338,6 +342,25 @@ static void hot_events(void)
     }
 }
 
+/* A sleep was woken by the EQ fd of connection tag. */
+static void on_ready(void *tag)
+{
+    if (loop.nready < READY_MAX)
+        loop.ready[loop.nready++] = tag;
+    else
+        loop.sweep_due = true;
+}
+
+/* Reads the events of the connections whose EQ woke the last sleep (they
+ * are alive, or destroyed but not yet freed: their memory outlives this
+ * poll). */
+static void ready_events(void)
+{
+    for (uint32_t i = 0; i < loop.nready; i++)
+        rdma_st.events += (uint64_t)rdma_conn_progress_eq(loop.ready[i]);
+    loop.nready = 0;
+}
+
 /* Frees closed connections once the CQ was found empty after they closed. */
 static void reap(void)
 {
@@ -363,6 +386,8 @@ static int rdma_poll(int64_t block_ns)
     if (!TAILQ_EMPTY(&rdma_st.work))
         run_work();
     rdma_st.events += (uint64_t)rdma_dgram_poll();
+    if (loop.nready)
+        ready_events();
     if (loop.sweep_due || rdma_st.polls % RDMA_SWEEP_POLLS == 0) {
         loop.sweep_due = false;
         sweep();
@@ -382,8 +407,8 @@ static int rdma_poll(int64_t block_ns)
 
         if (loop.timed && ns > TIMED_BLOCK_NS)
             ns = TIMED_BLOCK_NS;
-        rdma_wait_block(ns);
-        loop.sweep_due = true;
+        if (rdma_wait_block(ns, on_ready))
+            loop.sweep_due = true;
     }
     return 0;
 }

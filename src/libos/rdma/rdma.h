@@ -348,9 +348,9 @@ const char *rdma_peer_str(const struct rdma_conn *c, char *buf, size_t len);
 /* rdma_wait.c: sleeping on the providers' wait objects */
 int rdma_wait_init(void);
 void rdma_wait_fini(void);
-int rdma_wait_add(struct fid *fid, struct fid_fabric *fabric, int *fd_out);
+int rdma_wait_add(struct fid *fid, struct fid_fabric *fabric, void *tag, int *fd_out);
 void rdma_wait_del(struct fid *fid, int fd);
-void rdma_wait_block(uint64_t ns);
+bool rdma_wait_block(uint64_t ns, void (*ready)(void *tag));
 void rdma_wait_busy(void);
 
 /* rdma_conn.c */

@@ -104,7 +104,7 @@ static int open_eq(struct rdma_conn *c)
         log_warn("rdma: fi_eq_open failed: %s", fi_strerror(-ret));
         return rdma_fi_errno(ret);
     }
-    return rdma_wait_add(&c->eq->fid, rdma_st.fabric, &c->eq_fd);
+    return rdma_wait_add(&c->eq->fid, rdma_st.fabric, c, &c->eq_fd);
 }
 
 static void close_eq(struct rdma_conn *c)

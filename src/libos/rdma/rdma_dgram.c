@@ -254,7 +254,7 @@ static int dg_endpoint(struct rdma_dgq *g, const struct sockaddr_in *addr)
         g->cq = NULL;
         goto fail;
     }
-    if ((err = rdma_wait_add(&g->cq->fid, dg.fabric, &g->cq_fd)) != 0) {
+    if ((err = rdma_wait_add(&g->cq->fid, dg.fabric, NULL, &g->cq_fd)) != 0) {
         fi_freeinfo(info);
         dg_unopen(g);
         return err;

@@ -7,9 +7,12 @@
  * time is up. A queue whose provider has no wait object (shm) makes the
  * process nap instead: at most 1 ms at a time, growing with the idle time.
  *
- * Call order: rdma_wait_init -> rdma_wait_add (per CQ/EQ) -> rdma_wait_block
- * (from the poll loop) -> rdma_wait_del (before the fid is closed) ->
- * rdma_wait_fini.
+ * Call order: rdma_wait_init -> rdma_wait_add (per CQ/EQ, with a tag) ->
+ * rdma_wait_block (from the poll loop; reports the tags of the fds that
+ * woke it) -> rdma_wait_del (before the fid is closed) -> rdma_wait_fini.
+ *
+ * epoll_pwait2 (Linux 5.11) sleeps to the nanosecond; where it is missing
+ * (older kernels, valgrind) epoll_wait sleeps whole milliseconds, rounded up.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -36,6 +39,7 @@ static struct {
     uint32_t n, cap;
     uint32_t no_wait;           /* fids without a wait object */
     uint64_t idle_since;        /* start of the current run of naps */
+    bool no_pwait2;             /* epoll_pwait2 is not there: epoll_wait */
 } w = {.epfd = -1};
 
 int rdma_wait_init(void)
@@ -60,10 +64,11 @@ void rdma_wait_fini(void)
     w.no_wait = 0;
 }
 
-/* Adds fid (a CQ or EQ opened with FI_WAIT_FD, on fabric) to the set.
+/* Adds fid (a CQ or EQ opened with FI_WAIT_FD, on fabric) to the set;
+ * rdma_wait_block reports tag when its fd wakes it (NULL: never reported).
  * *fd_out is its wait fd, or -1 when it has none (the process then naps
  * instead of sleeping). Returns 0 or ENOMEM. */
-int rdma_wait_add(struct fid *fid, struct fid_fabric *fabric, int *fd_out)
+int rdma_wait_add(struct fid *fid, struct fid_fabric *fabric, void *tag, int *fd_out)
 {
     struct epoll_event ev = {.events = EPOLLIN};
     int fd = -1;
@@ -81,7 +86,7 @@ int rdma_wait_add(struct fid *fid, struct fid_fabric *fabric, int *fd_out)
         w.fids = f;
         w.cap = cap;
     }
-    ev.data.ptr = fid;
+    ev.data.ptr = tag;
     if (epoll_ctl(w.epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
         log_warn("rdma: epoll_ctl of a wait fd failed: %s", strerror(errno));
         w.no_wait++;
@@ -131,11 +136,14 @@ static bool may_sleep(void)
 }
 
 /* The poll loop found nothing to do and may block up to ns: sleeps until a
- * provider's fd is ready or the time is up (or naps, see above). */
-void rdma_wait_block(uint64_t ns)
+ * provider's fd is ready or the time is up (or naps, see above), and calls
+ * ready(tag) for each tagged fd that woke it. Returns true when the time was
+ * up (or it napped), false when an fd woke it or the providers had work. */
+bool rdma_wait_block(uint64_t ns, void (*ready)(void *tag))
 {
     struct epoll_event ev[8];
     struct timespec ts;
+    int n;
 
     if (w.no_wait > 0 || w.epfd < 0) {
         uint64_t now = clock_now_ns(), nap;
@@ -149,13 +157,26 @@ void rdma_wait_block(uint64_t ns)
         ts.tv_sec = 0;
         ts.tv_nsec = (long)nap;
         nanosleep(&ts, NULL);
-        return;
+        return true;
     }
     if (!may_sleep())
-        return;
-    ts.tv_sec = (time_t)(ns / NS_PER_SEC);
-    ts.tv_nsec = (long)(ns % NS_PER_SEC);
-    (void)epoll_pwait2(w.epfd, ev, 8, &ts, NULL);
+        return false;
+    n = -1;
+    if (!w.no_pwait2) {
+        ts.tv_sec = (time_t)(ns / NS_PER_SEC);
+        ts.tv_nsec = (long)(ns % NS_PER_SEC);
+        n = epoll_pwait2(w.epfd, ev, 8, &ts, NULL);
+        if (n < 0 && errno == ENOSYS)
+            w.no_pwait2 = true;
+    }
+    if (w.no_pwait2) {
+        uint64_t ms = (ns + NS_PER_MS - 1) / NS_PER_MS;
+        n = epoll_wait(w.epfd, ev, 8, ms > INT32_MAX ? INT32_MAX : (int)ms);
+    }
+    for (int i = 0; i < n; i++)
+        if (ev[i].data.ptr)
+            ready(ev[i].data.ptr);
+    return n == 0;
 }
 
 /* The poll loop did something: the next nap starts short again. */
