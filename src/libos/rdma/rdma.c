@@ -385,7 +385,7 @@ static int rdma_poll(int64_t block_ns)
     cq_drain();
     if (!TAILQ_EMPTY(&rdma_st.work))
         run_work();
-    rdma_st.events += (uint64_t)rdma_dgram_poll();
+    rdma_st.events += (uint64_t)rdma_dgram_poll(rdma_st.polls);
     if (loop.nready)
         ready_events();
     if (loop.sweep_due || rdma_st.polls % RDMA_SWEEP_POLLS == 0) {

@@ -172,6 +172,7 @@ struct rdma_rx_slot {
     struct rdma_ctx ctx;
     uint8_t *mem;
     uint32_t len;           /* bytes received (valid while held) */
+    uint8_t type;           /* DATA or RTS (valid while held) */
     TAILQ_ENTRY(rdma_rx_slot) entry;
 };
 
@@ -403,7 +404,7 @@ int rdma_dgram_pop(struct demi_queue *q, struct demi_op *op);
 int rdma_dgram_close(struct demi_queue *q);
 int rdma_dgram_getsockname(struct demi_queue *q, struct sockaddr_in *out);
 int rdma_dgram_getpeername(struct demi_queue *q, struct sockaddr_in *out);
-int rdma_dgram_poll(void);
+int rdma_dgram_poll(uint64_t polls);
 void rdma_dgram_fini(void);
 bool rdma_is_dgram(const struct demi_queue *q);
 const struct rdma_counters *rdma_dgram_counters(struct demi_queue *q);

@@ -37,6 +37,8 @@
 #define DG_PEERS_MAX 256
 #define DG_CQ_BATCH 16
 #define DG_BUFS_MAX 1024u
+#define DG_ACTIVE_POLLS 64      /* a queue with a completion this recently is read every poll */
+#define DG_IDLE_EVERY 16
 
 struct dg_slot {
     struct fi_context2 fictx;
@@ -78,6 +80,7 @@ struct rdma_dgq {
     uint64_t ready_bytes;
     struct dg_peer peers[DG_PEERS_MAX];
     uint64_t use_clock;
+    uint64_t active_poll;           /* the last poll that found a completion */
     struct rdma_counters ctr;
     TAILQ_ENTRY(rdma_dgq) entry;
 };
@@ -630,8 +633,10 @@ static int dg_cq(struct rdma_dgq *g)
     return total;
 }
 
-/* Progresses every datagram queue; returns the number of completions. */
-int rdma_dgram_poll(void)
+/* Progresses the datagram queues (poll number polls): a queue idle for a
+ * while is read every DG_IDLE_EVERY polls only (a sleep covers it through
+ * its wait fd); returns the number of completions. */
+int rdma_dgram_poll(uint64_t polls)
 {
     struct rdma_dgq *g;
     int n = 0;
@@ -639,8 +644,11 @@ int rdma_dgram_poll(void)
     TAILQ_FOREACH(g, &dg.queues, entry) {
         if (!g->ep)
             continue;
+        if (polls - g->active_poll > DG_ACTIVE_POLLS && polls % DG_IDLE_EVERY != 0 && TAILQ_EMPTY(&g->pushes))
+            continue;
         int k = dg_cq(g);
         if (k) {
+            g->active_poll = polls;
             dg_deliver(g);
             n += k;
         }

@@ -567,6 +567,7 @@ static void on_recv(struct rdma_conn *c, struct rdma_rx_slot *s, size_t len)
         if (c->state == RC_LINGER)
             break;      /* nobody will pop it */
         s->len = (uint32_t)len;
+        s->type = msg.type;
         TAILQ_INSERT_TAIL(&c->rx_held, s, entry);
         return;
     case RDMA_MSG_DONE:
@@ -722,7 +723,12 @@ static void rx_consume(struct rdma_conn *c)
         uint64_t charge;
         int err;
 
-        if (rdma_wire_parse(s->mem, s->len, &lim, &msg) != 0) {
+        if (s->type == RDMA_MSG_DATA) {
+            /* Checked on arrival: the payload is the rest of the message. */
+            msg.type = RDMA_MSG_DATA;
+            msg.payload = s->mem + RDMA_HDR_LEN;
+            msg.size = s->len - RDMA_HDR_LEN;
+        } else if (rdma_wire_parse(s->mem, s->len, &lim, &msg) != 0) {
             protocol_error(c, "held message changed");      /* cannot happen: checked on arrival */
             return;
         }

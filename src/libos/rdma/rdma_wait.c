@@ -75,6 +75,8 @@ int rdma_wait_add(struct fid *fid, struct fid_fabric *fabric, void *tag, int *fd
 
     *fd_out = -1;
     if (fi_control(fid, FI_GETWAIT, &fd) != 0 || fd < 0) {
+        log_info("rdma: a %s has no wait fd: idle waits nap instead of sleeping",
+                 fid->fclass == FI_CLASS_CQ ? "CQ" : fid->fclass == FI_CLASS_EQ ? "EQ" : "fid");
         w.no_wait++;
         return 0;
     }
