@@ -16,14 +16,21 @@
  * reports, and a reply goes to, that one. Peers are kept in a small table
  * of address-vector entries (least recently used ones are removed).
  *
+ * A provider whose addresses are strings (shm: one host, shared memory)
+ * names each endpoint after its port, "demi-dgram-PORT" (the bound IPv4
+ * address does not matter on one host; a port in use is EADDRINUSE, an
+ * ephemeral port is picked at random among the free ones).
+ *
  * The provider's fabric and domain are opened by the first SOCK_DGRAM
- * socket; a provider that cannot make FI_EP_RDM endpoints with IPv4
- * addresses makes it fail with EPROTONOSUPPORT and a log line.
+ * socket; a provider that cannot make FI_EP_RDM endpoints with IPv4 or
+ * string addresses makes it fail with EPROTONOSUPPORT and a log line.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -39,6 +46,9 @@
 #define DG_BUFS_MAX 1024u
 #define DG_ACTIVE_POLLS 64      /* a queue with a completion this recently is read every poll */
 #define DG_IDLE_EVERY 16
+#define DG_NAME_MAX 32
+#define DG_EPHEMERAL_LO 49152u
+#define DG_EPHEMERAL_TRIES 32
 
 struct dg_slot {
     struct fi_context2 fictx;
@@ -91,8 +101,15 @@ static struct {
     struct fid_fabric *fabric;
     struct rdma_domain dom;
     uint32_t nbufs;
+    bool str_names;                 /* the provider's addresses are strings (shm) */
     TAILQ_HEAD(, rdma_dgq) queues;
 } dg = {.queues = TAILQ_HEAD_INITIALIZER(dg.queues)};
+
+/* The string name of a datagram endpoint on port (network order). */
+static void dg_name(char *buf, uint16_t port)
+{
+    snprintf(buf, DG_NAME_MAX, "demi-dgram-%u", ntohs(port));
+}
 
 #define DG_COUNT(g, field, n)                                                                                          \
     do {                                                                                                               \
@@ -110,7 +127,7 @@ const struct rdma_counters *rdma_dgram_counters(struct demi_queue *q)
     return &((struct rdma_dgq *)q->priv)->ctr;
 }
 
-static struct fi_info *dg_hints(void)
+static struct fi_info *dg_hints(bool str_names)
 {
     struct fi_info *h = fi_allocinfo();
 
@@ -119,7 +136,7 @@ static struct fi_info *dg_hints(void)
     h->ep_attr->type = FI_EP_RDM;
     h->caps = FI_MSG;
     h->mode = FI_CONTEXT | FI_CONTEXT2;
-    h->addr_format = FI_SOCKADDR_IN;
+    h->addr_format = str_names ? FI_ADDR_STR : FI_SOCKADDR_IN;
     h->domain_attr->mr_mode = RDMA_MR_MODES;
     h->domain_attr->threading = FI_THREAD_DOMAIN;
     h->fabric_attr->prov_name = strdup(config_get("DEMI_RDMA_DGRAM_PROVIDER"));
@@ -146,14 +163,20 @@ static int dg_open(void)
         return EPROTONOSUPPORT;
     }
     dg.nbufs = (uint32_t)bufs;
-    if (!(hints = dg_hints()))
+    dg.str_names = false;
+    if (!(hints = dg_hints(false)))
         return EPROTONOSUPPORT;
     ret = fi_getinfo(RDMA_FI_VERSION, NULL, NULL, 0, hints, &dg.info);
     fi_freeinfo(hints);
+    if (ret == -FI_ENODATA && (hints = dg_hints(true)) != NULL) {
+        ret = fi_getinfo(RDMA_FI_VERSION, NULL, NULL, 0, hints, &dg.info);
+        fi_freeinfo(hints);
+        dg.str_names = ret == 0;
+    }
     if (ret) {
         dg.info = NULL;
         log_err("rdma: datagram provider '%s' cannot do FI_EP_RDM endpoints with IPv4 addresses: %s; set "
-                "DEMI_RDMA_DGRAM_PROVIDER (udp;ofi_rxd, tcp;ofi_rxm)",
+                "DEMI_RDMA_DGRAM_PROVIDER (udp;ofi_rxd, tcp;ofi_rxm, shm)",
                 config_get("DEMI_RDMA_DGRAM_PROVIDER"), fi_strerror(-ret));
         return EPROTONOSUPPORT;
     }
@@ -168,8 +191,8 @@ static int dg_open(void)
     dg.dom.mr_mode = (uint64_t)dg.info->domain_attr->mr_mode;
     dg.dom.key_size = dg.info->domain_attr->mr_key_size ? dg.info->domain_attr->mr_key_size : 8;
     dg.ok = true;
-    log_info("rdma: datagram provider %s (mr_mode 0x%llx)", dg.info->fabric_attr->prov_name,
-             (unsigned long long)dg.dom.mr_mode);
+    log_info("rdma: datagram provider %s (mr_mode 0x%llx%s)", dg.info->fabric_attr->prov_name,
+             (unsigned long long)dg.dom.mr_mode, dg.str_names ? ", endpoints named by port" : "");
     return 0;
 }
 
@@ -227,9 +250,40 @@ static void dg_unopen(struct rdma_dgq *g)
     g->rx_slots = g->tx_slots = g->tx_free = NULL;
 }
 
-/* Opens g's endpoint on addr (port 0: the provider picks one), its AV, CQ
- * and buffers. Returns 0 or a positive errno (EADDRINUSE...). */
+static int dg_endpoint_on(struct rdma_dgq *g, const struct sockaddr_in *addr);
+
+/* True when a string-named endpoint of port exists on this host. */
+static bool dg_name_taken(uint16_t port)
+{
+    char name[DG_NAME_MAX], path[DG_NAME_MAX + 16];
+
+    dg_name(name, port);
+    snprintf(path, sizeof(path), "/dev/shm/%s", name);
+    return access(path, F_OK) == 0;
+}
+
+/* Opens g's endpoint on addr (port 0: an ephemeral one), its AV, CQ and
+ * buffers. Returns 0 or a positive errno (EADDRINUSE...). */
 static int dg_endpoint(struct rdma_dgq *g, const struct sockaddr_in *addr)
+{
+    struct sockaddr_in a = *addr;
+    uint16_t r;
+
+    if (!dg.str_names)
+        return dg_endpoint_on(g, addr);
+    if (a.sin_port != 0)
+        return dg_name_taken(a.sin_port) ? EADDRINUSE : dg_endpoint_on(g, &a);
+    for (int i = 0; i < DG_EPHEMERAL_TRIES; i++) {
+        if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
+            r = (uint16_t)(clock_now_ns() >> 10);
+        a.sin_port = htons((uint16_t)(DG_EPHEMERAL_LO + r % (65536u - DG_EPHEMERAL_LO)));
+        if (!dg_name_taken(a.sin_port) && dg_endpoint_on(g, &a) == 0)
+            return 0;
+    }
+    return EADDRINUSE;
+}
+
+static int dg_endpoint_on(struct rdma_dgq *g, const struct sockaddr_in *addr)
 {
     struct fi_cq_attr cq_attr = {.format = FI_CQ_FORMAT_MSG, .wait_obj = FI_WAIT_FD, .size = 4 * DG_BUFS_MAX};
     struct fi_av_attr av_attr = {.type = FI_AV_UNSPEC, .count = DG_PEERS_MAX};
@@ -237,9 +291,15 @@ static int dg_endpoint(struct rdma_dgq *g, const struct sockaddr_in *addr)
     size_t len = sizeof(g->local);
     int ret, err;
 
-    if (!(hints = dg_hints()))
+    if (!(hints = dg_hints(dg.str_names)))
         return ENOMEM;
-    if ((hints->src_addr = malloc(sizeof(*addr))) != NULL) {
+    if (dg.str_names) {
+        char name[DG_NAME_MAX];
+
+        dg_name(name, addr->sin_port);
+        if ((hints->src_addr = strdup(name)) != NULL)
+            hints->src_addrlen = strlen(name) + 1;
+    } else if ((hints->src_addr = malloc(sizeof(*addr))) != NULL) {
         memcpy(hints->src_addr, addr, sizeof(*addr));
         hints->src_addrlen = sizeof(*addr);
     }
@@ -275,7 +335,10 @@ static int dg_endpoint(struct rdma_dgq *g, const struct sockaddr_in *addr)
         goto fail;
     fi_freeinfo(info);
     info = NULL;
-    if (fi_getname(&g->ep->fid, &g->local, &len) != 0 || g->local.sin_family != AF_INET) {
+    if (dg.str_names) {
+        g->local = *addr;       /* one host: the name is the port */
+        g->local.sin_family = AF_INET;
+    } else if (fi_getname(&g->ep->fid, &g->local, &len) != 0 || g->local.sin_family != AF_INET) {
         ret = -FI_EADDRNOTAVAIL;
         goto fail;
     }
@@ -372,7 +435,7 @@ static uint32_t source_ip(const struct rdma_dgq *g, const struct sockaddr_in *ds
 
     if (g->ep && g->local.sin_addr.s_addr != htonl(INADDR_ANY))
         return g->local.sin_addr.s_addr;
-    if ((ntohl(dst->sin_addr.s_addr) >> 24) == 127)
+    if ((ntohl(dst->sin_addr.s_addr) >> 24) == 127 || dg.str_names)
         return htonl(INADDR_LOOPBACK);
     fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
@@ -389,6 +452,7 @@ static uint32_t source_ip(const struct rdma_dgq *g, const struct sockaddr_in *ds
 static struct dg_peer *peer_get(struct rdma_dgq *g, const struct sockaddr_in *dst)
 {
     struct dg_peer *p, *lru = NULL, *free_e = NULL;
+    int ret;
 
     for (int i = 0; i < DG_PEERS_MAX; i++) {
         p = &g->peers[i];
@@ -416,7 +480,15 @@ static struct dg_peer *peer_get(struct rdma_dgq *g, const struct sockaddr_in *ds
     p = free_e;
     p->addr = *dst;
     p->addr.sin_family = AF_INET;
-    if (fi_av_insert(g->av, &p->addr, 1, &p->fa, 0, NULL) != 1) {
+    if (dg.str_names) {
+        char name[DG_NAME_MAX];
+
+        dg_name(name, dst->sin_port);
+        ret = fi_av_insert(g->av, name, 1, &p->fa, 0, NULL);
+    } else {
+        ret = fi_av_insert(g->av, &p->addr, 1, &p->fa, 0, NULL);
+    }
+    if (ret != 1) {
         memset(p, 0, sizeof(*p));
         errno = EHOSTUNREACH;
         return NULL;
