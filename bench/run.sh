@@ -21,6 +21,9 @@
 #   dpdk        DEMI_LIBOS=dpdk over net_memif between two processes
 #   rdma        DEMI_LIBOS=rdma over libfabric's tcp provider, loopback
 #   fi_pingpong libfabric's own fi_pingpong -p tcp -e msg on loopback (mean RTT only)
+#   rdma-shm    DEMI_LIBOS=rdma datagram queues (demi-echo --proto udp) over libfabric's shm
+#               provider, one host (up to 65507 B: the larger sizes are n/a)
+#   fi_pingpong-shm  fi_pingpong -p shm -e rdm (mean RTT only)
 # A row is a cfg_<name> function in bench/lib.sh (its server and client commands and its
 # description) and its name in ALL_CONFIGS below; a row that is not a demi-echo run has its own
 # row_<name> function here (as fi_pingpong). A configuration this build or machine cannot run
@@ -38,7 +41,7 @@ RUNS=3
 QUICK=0
 NOTE=
 # The rows, in order: a cfg_<name> in lib.sh each (row_<name> below when it is no demi-echo row).
-ALL_CONFIGS="plain plain-spin plain-veth posix afpacket xdp dpdk rdma fi_pingpong"
+ALL_CONFIGS="plain plain-spin plain-veth posix afpacket xdp dpdk rdma fi_pingpong rdma-shm fi_pingpong-shm"
 
 bench_script_opt() {
     case $1 in
@@ -140,25 +143,27 @@ row_echo() {
 }
 
 # libfabric's own ping-pong on the same provider: one server and one client per measurement.
-row_fi_pingpong() {
-    local cfg=fi_pingpong
-    emit "{\"config\":\"$cfg\",\"desc\":\"libfabric fi_pingpong -p tcp -e msg, loopback (mean RTT only)\"}"
+# fi_pingpong_rows CFG PROVIDER EP_TYPE DESCRIPTION
+fi_pingpong_rows() {
+    local cfg=$1 prov=$2 ep=$3
+    emit "{\"config\":\"$cfg\",\"desc\":$(json_str "$4")}"
     if ! command -v fi_pingpong >/dev/null; then
         emit_na "$cfg" "fi_pingpong not installed (Debian: libfabric-bin)"
         return
     fi
     local port=$((20000 + $$ % 20000)) log=$TMP/fpp.log slog=$TMP/fpp.server.log rep i out line
-    emit_cmd "$cfg" server "fi_pingpong -p tcp -e msg -I N -S SIZE -B $port"
-    emit_cmd "$cfg" client "fi_pingpong -p tcp -e msg -I N -S SIZE -P $port 127.0.0.1"
+    emit_cmd "$cfg" server "fi_pingpong -p $prov -e $ep -I N -S SIZE -B $port"
+    emit_cmd "$cfg" client "fi_pingpong -p $prov -e $ep -I N -S SIZE -P $port 127.0.0.1"
     for rep in $(seq "$RUNS"); do
         for i in "${!SIZES[@]}"; do
-            timeout 60 fi_pingpong -p tcp -e msg -I "${COUNTS[i]}" -S "${SIZES[i]}" -B "$port" >"$slog" 2>&1 &
+            timeout 60 fi_pingpong -p "$prov" -e "$ep" -I "${COUNTS[i]}" -S "${SIZES[i]}" -B "$port" >"$slog" 2>&1 &
             SERVER_PID=$!
             for _ in $(seq 50); do
                 ss -Hltn "sport = :$port" 2>/dev/null | grep -q . && break
                 sleep 0.1
             done
-            out=$(timeout 60 fi_pingpong -p tcp -e msg -I "${COUNTS[i]}" -S "${SIZES[i]}" -P "$port" 127.0.0.1 2>"$log")
+            out=$(timeout 60 fi_pingpong -p "$prov" -e "$ep" -I "${COUNTS[i]}" -S "${SIZES[i]}" -P "$port" 127.0.0.1 \
+                  2>"$log")
             # "bytes #sent #ack total time MB/sec usec/xfer Mxfers/sec": one xfer is one way
             line=$(printf '%s\n' "$out" | awk '$1 != "bytes" && NF >= 8 && $7 ~ /^[0-9.]+$/ { print $7; exit }')
             stop_server
@@ -172,6 +177,57 @@ row_fi_pingpong() {
         done
         echo "  $cfg: run $rep of $RUNS done"
     done
+}
+
+row_fi_pingpong() {
+    fi_pingpong_rows fi_pingpong tcp msg "libfabric fi_pingpong -p tcp -e msg, loopback (mean RTT only)"
+}
+
+row_fi_pingpong_shm() {
+    fi_pingpong_rows fi_pingpong-shm shm rdm "libfabric fi_pingpong -p shm -e rdm, one host (mean RTT only)"
+}
+
+# libdemi's rdma datagram queues over the shm provider: demi-echo --proto udp, sizes a datagram carries.
+row_rdma_shm() {
+    local cfg=rdma-shm log=$TMP/rdma-shm.client.err slog=$TMP/rdma-shm.server.log rep i out rc port
+    local env=(env DEMI_LIBOS=rdma DEMI_RDMA_DGRAM_PROVIDER=shm)
+    emit "{\"config\":\"$cfg\",\"desc\":$(json_str "libdemi rdma datagram queues (demi-echo --proto udp), \
+libfabric shm provider, one host")}"
+    emit_cmd "$cfg" server "$(quote_cmd "${env[@]}" "$ECHO" server --addr 127.0.0.1:0 --proto udp)"
+    timeout -s INT -k 5 "$SERVER_LIMIT" "${env[@]}" "$ECHO" server --addr 127.0.0.1:0 --proto udp >"$slog" 2>&1 &
+    SERVER_PID=$!
+    for _ in $(seq $((START_LIMIT * 10))); do
+        grep -q serving "$slog" 2>/dev/null && break
+        sleep 0.1
+    done
+    port=$(sed -n 's/.*serving .* on [0-9.]*:\([0-9]*\).*/\1/p' "$slog" | head -n1)
+    if [ -z "$port" ]; then
+        stop_server
+        emit_na "$cfg" "server did not start: $(log_reason "$slog")"
+        return
+    fi
+    emit_cmd "$cfg" client "$(quote_cmd "${env[@]}" "$ECHO" client --proto udp --addr 127.0.0.1:PORT --size SIZE \
+        --count N --warmup W --json)"
+    for rep in $(seq "$RUNS"); do
+        for i in "${!SIZES[@]}"; do
+            if [ "${SIZES[i]}" -gt 65507 ]; then
+                emit_run "$cfg" "${SIZES[i]}" "$rep" skip "$(json_str "a datagram carries at most 65507 bytes")"
+                continue
+            fi
+            out=$(timeout "$CLIENT_LIMIT" "${env[@]}" "$ECHO" client --proto udp --addr "127.0.0.1:$port" \
+                  --size "${SIZES[i]}" --count "${COUNTS[i]}" --warmup "${WARMUPS[i]}" --json 2>"$log")
+            rc=$?
+            case $out in '{'*'"errors":0'*) ;; *) [ "$rc" = 0 ] && rc=1 ;; esac
+            if [ "$rc" = 0 ]; then
+                emit_run "$cfg" "${SIZES[i]}" "$rep" result "$out"
+            else
+                emit_run "$cfg" "${SIZES[i]}" "$rep" error "$(json_str "exit $rc: $(log_reason "$log")")"
+                echo "  $cfg size ${SIZES[i]} run $rep: failed (exit $rc: $(log_reason "$log"))"
+            fi
+        done
+        echo "  $cfg: run $rep of $RUNS done"
+    done
+    stop_server
 }
 
 # --- the run ------------------------------------------------------------------------
