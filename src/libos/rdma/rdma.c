@@ -248,6 +248,7 @@ static int rdma_init(const struct demi_args *args)
     rdma_st.dom.mr_mode = (uint64_t)info->domain_attr->mr_mode;
     rdma_st.dom.key_size = info->domain_attr->mr_key_size ? info->domain_attr->mr_key_size : 8;
     rdma_st.max_msg_size = info->ep_attr->max_msg_size ? info->ep_attr->max_msg_size : RDMA_READ_CHUNK;
+    rdma_st.inject_size = info->tx_attr->inject_size;
     if ((err = open_cq()) != 0)
         goto fail;
     log_info("rdma: provider %s (fabric %s, domain %s, mr_mode 0x%llx%s), %u receive buffers of %u bytes",

@@ -228,6 +228,7 @@ TAILQ_HEAD(rdma_txmsg_list, rdma_txmsg);
 /* A control message waiting for a credit (DONE, CREDIT, BYE). */
 struct rdma_ctl {
     uint8_t type;
+    bool fence;             /* sent with a completion (never injected) */
     uint64_t id;
     TAILQ_ENTRY(rdma_ctl) entry;
 };
@@ -317,6 +318,7 @@ struct rdma_state {
     struct fid_cq *cq;              /* one CQ for every connected endpoint */
     uint64_t mr_forced;             /* DEMI_RDMA_MR_MODE: modes added to the provider's */
     size_t max_msg_size;
+    size_t inject_size;             /* the provider's: smaller sends are injected */
     uint32_t recv_bufs, recv_size;
     uint64_t rx_window;
     uint64_t mem_conn_max, mem_max;

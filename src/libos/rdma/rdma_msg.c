@@ -137,7 +137,8 @@ static void txmsg_free(struct rdma_txmsg *m)
 
 /* Frees the retiring rendezvous whose fence send completed: the provider
  * sends in order, so nothing it queued before (a read response from those
- * buffers) can still be going. */
+ * buffers) can still be going. Only sends with a completion count (not
+ * injected ones). */
 static void retire_done(struct rdma_conn *c)
 {
     struct rdma_txmsg *m;
@@ -254,8 +255,9 @@ void rdma_msg_teardown(struct rdma_conn *c)
     c->tx_free = NULL;
 }
 
-/* Queues a control message; returns 0 or ENOMEM. */
-static int queue_ctl(struct rdma_conn *c, uint8_t type, uint64_t id)
+/* Queues a control message (fence: sent with a completion, see
+ * retire_done); returns 0 or ENOMEM. */
+static int queue_ctl_ex(struct rdma_conn *c, uint8_t type, uint64_t id, bool fence)
 {
     struct rdma_ctl *ctl = malloc(sizeof(*ctl));
 
@@ -263,8 +265,14 @@ static int queue_ctl(struct rdma_conn *c, uint8_t type, uint64_t id)
         return ENOMEM;
     ctl->type = type;
     ctl->id = id;
+    ctl->fence = fence;
     TAILQ_INSERT_TAIL(&c->ctls, ctl, entry);
     return 0;
+}
+
+static int queue_ctl(struct rdma_conn *c, uint8_t type, uint64_t id)
+{
+    return queue_ctl_ex(c, type, id, false);
 }
 
 /* Queues BYE after everything already queued. */
@@ -323,16 +331,22 @@ static void slot_put(struct rdma_conn *c, struct rdma_tx_slot *s)
 }
 
 /* Posts the message of len bytes built in slot s, returning owed credits in
- * its header. Returns 0, EAGAIN (slot back on the free list, try again
- * later) or a positive errno (the connection failed). */
-static int post_send(struct rdma_conn *c, struct rdma_tx_slot *s, uint32_t len)
+ * its header. A message within the provider's inject size goes with
+ * fi_inject (copied at once: no completion, the slot is free again) unless
+ * fence asks for a completion. Returns 0, EAGAIN (slot back on the free
+ * list, try again later) or a positive errno (the connection failed). */
+static int post_send_ex(struct rdma_conn *c, struct rdma_tx_slot *s, uint32_t len, bool fence)
 {
     uint32_t give = c->credits_owed > UINT16_MAX ? UINT16_MAX : c->credits_owed;
+    bool inject = !fence && len <= rdma_st.inject_size;
     uint64_t in_flight;
     ssize_t ret;
 
     rdma_wire_put_credits(s->mem, (uint16_t)give);
-    ret = fi_send(c->ep, s->mem, len, c->tx_slab.mr.desc, 0, &s->ctx);
+    if (inject)
+        ret = fi_inject(c->ep, s->mem, len, 0);
+    else
+        ret = fi_send(c->ep, s->mem, len, c->tx_slab.mr.desc, 0, &s->ctx);
     if (ret == -FI_EAGAIN) {
         RDMA_COUNT(c, eagain, 1);
         slot_put(c, s);
@@ -348,8 +362,12 @@ static int post_send(struct rdma_conn *c, struct rdma_tx_slot *s, uint32_t len)
     c->credits_owed -= give;
     c->tx_credits--;
     c->tx_stalled = false;
-    c->sends_out++;
-    c->sends_posted++;
+    if (inject) {
+        slot_put(c, s);
+    } else {
+        c->sends_out++;
+        c->sends_posted++;
+    }
     RDMA_COUNT(c, credits_returned, give);
     RDMA_COUNT(c, credits_used, 1);
     RDMA_COUNT(c, msgs_sent, 1);
@@ -359,6 +377,11 @@ static int post_send(struct rdma_conn *c, struct rdma_tx_slot *s, uint32_t len)
     if (in_flight > rdma_st.ctr.max_in_flight)
         rdma_st.ctr.max_in_flight = in_flight;
     return 0;
+}
+
+static int post_send(struct rdma_conn *c, struct rdma_tx_slot *s, uint32_t len)
+{
+    return post_send_ex(c, s, len, false);
 }
 
 /* Sends the first control message if it may go; returns 0 when it went,
@@ -376,7 +399,7 @@ static int send_ctl(struct rdma_conn *c, struct rdma_ctl *ctl)
     if (!(s = slot_get(c)))
         return EAGAIN;
     rdma_wire_put_hdr(s->mem, ctl->type, 0, 0, ctl->id);
-    if ((err = post_send(c, s, RDMA_HDR_LEN)) != 0)
+    if ((err = post_send_ex(c, s, RDMA_HDR_LEN, ctl->fence)) != 0)
         return err;
     TAILQ_REMOVE(&c->ctls, ctl, entry);
     free(ctl);
@@ -935,7 +958,7 @@ void rdma_msg_nudge(struct rdma_conn *c)
     struct rdma_txmsg *m = TAILQ_FIRST(&c->retiring);
 
     if (m && m->fence != UINT64_MAX && c->sends_out == 0 && TAILQ_EMPTY(&c->ctls) && TAILQ_EMPTY(&c->pushes) &&
-        (c->state == RC_CONNECTED || c->state == RC_LINGER) && queue_ctl(c, RDMA_MSG_CREDIT, 0) == 0)
+        (c->state == RC_CONNECTED || c->state == RC_LINGER) && queue_ctl_ex(c, RDMA_MSG_CREDIT, 0, true) == 0)
         rdma_mark(c);
 }
 
