@@ -395,7 +395,7 @@ struct hc {
     struct fid_ep *ep;
     struct fid_eq *eq;
     struct fid_cq *cq;
-    bool up, broken;
+    int up, broken;                 /* ints: hc_wait watches them */
     struct fi_context2 rctx[HC_RBUFS], sctx[HC_SBUFS], octx;
     uint8_t rbuf[HC_RBUFS][HC_RSIZE];
     uint8_t sbuf[HC_SBUFS][HC_RSIZE];
@@ -486,7 +486,7 @@ static void hc_poll(struct hc *h)
                 h->sends_out--;
             }
         }
-        h->broken = true;
+        h->broken = 1;
     }
     n = fi_eq_read(h->eq, &event, &ev, sizeof(ev), 0);
     if (n == -FI_EAVAIL) {
@@ -494,11 +494,11 @@ static void hc_poll(struct hc *h)
 
         memset(&err, 0, sizeof(err));
         fi_eq_readerr(h->eq, &err, 0);
-        h->broken = true;
+        h->broken = 1;
     } else if (n > 0 && event == FI_CONNECTED) {
-        h->up = true;
+        h->up = 1;
     } else if (n > 0 && event == FI_SHUTDOWN) {
-        h->broken = true;
+        h->broken = 1;
     }
 }
 
@@ -862,7 +862,7 @@ static void test_oversized_declarations(void **state)
             (void)hc_send(h, m, RDMA_HDR_LEN);
             break;
         }
-        hc_wait(h, 3000, (const volatile int *)&h->broken);
+        hc_wait(h, 3000, &h->broken);
         assert_true(h->broken);
         hc_close(h);
     }
@@ -1052,14 +1052,14 @@ static void test_done_without_data(void **state)
     assert_int_equal(hc_open_ok(h, true), 0);
     server_accept_one();
     hc_send_hdr(h, RDMA_MSG_DONE, 0, 5);
-    hc_wait(h, 3000, (const volatile int *)&h->broken);
+    hc_wait(h, 3000, &h->broken);
     assert_true(h->broken);
     hc_close(h);
     assert_int_equal(hc_open_ok(h, true), 0);
     server_accept_one();
     rdma_wire_put_hdr(m, 99, 0, 0, 0);
     (void)hc_send(h, m, sizeof(m));
-    hc_wait(h, 3000, (const volatile int *)&h->broken);
+    hc_wait(h, 3000, &h->broken);
     assert_true(h->broken);
     hc_close(h);
     free(h);
