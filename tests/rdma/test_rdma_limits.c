@@ -138,12 +138,18 @@ static void test_mr_endpoint_unsupported(void **state)
     assert_int_equal(demi_fini(), 0);
 }
 
-static void test_bad_mr_mode(void **state)
+static void test_bad_config(void **state)
 {
-    const char *const env[] = {"DEMI_RDMA_MR_MODE", "local,bogus", NULL};
+    const char *const modes[] = {"DEMI_RDMA_MR_MODE", "local,bogus", NULL};
+    const char *const small[] = {"DEMI_RDMA_MEM_CONN", "100000", NULL};     /* under its own buffers */
+    const char *const under[] = {"DEMI_RDMA_MEM_CONN", "4194304", "DEMI_RDMA_MEM_MAX", "1048576", NULL};
 
     (void)state;
-    rt_env(env);
+    rt_env(modes);
+    assert_int_equal(demi_init(NULL), EINVAL);
+    rt_env(small);
+    assert_int_equal(demi_init(NULL), EINVAL);
+    rt_env(under);
     assert_int_equal(demi_init(NULL), EINVAL);
 }
 
@@ -356,7 +362,7 @@ static void test_idle_cpu(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_bad_mr_mode),
+        cmocka_unit_test(test_bad_config),
         cmocka_unit_test(test_mr_endpoint_unsupported),
         cmocka_unit_test(test_mr_modes),
         cmocka_unit_test(test_push_over_budget),

@@ -140,6 +140,13 @@ static int read_config(void)
                 (unsigned long long)size, RDMA_RECV_SIZE_MIN, RDMA_RECV_SIZE_MAX, (unsigned long long)RDMA_SLAB_MAX);
         return EINVAL;
     }
+    /* A connection registers up to bufs receive buffers and bufs + 2 send slots. */
+    if (conn_mem < (2 * bufs + 2) * size || mem < conn_mem) {
+        log_err("rdma: DEMI_RDMA_MEM_CONN=%llu must hold a connection's buffers ((2 x %llu + 2) x %llu bytes) and "
+                "DEMI_RDMA_MEM_MAX=%llu at least that much", (unsigned long long)conn_mem, (unsigned long long)bufs,
+                (unsigned long long)size, (unsigned long long)mem);
+        return EINVAL;
+    }
     if (rdma_mr_parse_modes(config_get("DEMI_RDMA_MR_MODE"), &rdma_st.mr_forced) != 0) {
         log_err("rdma: DEMI_RDMA_MR_MODE='%s' is not a comma list of local, virt_addr, allocated, prov_key, endpoint",
                 config_get("DEMI_RDMA_MR_MODE"));
