@@ -193,7 +193,7 @@ static int take_child(struct rdma_conn *child)
 /* Hands established children of listener l to pending accepts. */
 static void match_accepts(struct rdma_conn *l)
 {
-    struct rdma_conn *child, *next;
+    struct rdma_conn *child;
     struct demi_op *op;
 
     while ((op = TAILQ_FIRST(&l->accepts)) != NULL) {
@@ -201,11 +201,9 @@ static void match_accepts(struct rdma_conn *l)
         char peer[32];
         int err;
 
-        for (child = TAILQ_FIRST(&l->backlog); child; child = next) {
-            next = TAILQ_NEXT(child, child_entry);
+        TAILQ_FOREACH(child, &l->backlog, child_entry)
             if (child->state == RC_CONNECTED)
                 break;
-        }
         if (!child)
             return;
         TAILQ_REMOVE(&l->backlog, child, child_entry);
@@ -219,9 +217,10 @@ static void match_accepts(struct rdma_conn *l)
             continue;
         }
         if (!(q = queue_alloc(QK_TCP))) {
+            err = errno ? errno : ENOMEM;   /* EMFILE: DEMI_MAX_QUEUES are open */
             rdma_conn_destroy(child);
             TAILQ_REMOVE(&l->accepts, op, lentry);
-            op_fail(op, errno ? errno : ENOMEM);
+            op_fail(op, err);
             continue;
         }
         TAILQ_REMOVE(&l->accepts, op, lentry);
