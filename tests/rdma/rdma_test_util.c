@@ -16,7 +16,7 @@
 
 static int child_signal_fd = -1;
 
-static uint64_t now_ms(void)
+uint64_t rt_now_ms(void)
 {
     struct timespec ts;
 
@@ -277,7 +277,7 @@ int rt_echo_server(int lqd, void *arg, struct rt_result *res)
     int expected = *(int *)arg, ended = 0;
     demi_qtoken_t qts[RT_MAX_TOKENS];
     int owners[RT_MAX_TOKENS], n = 0, idx;
-    uint64_t deadline = now_ms() + 120000;
+    uint64_t deadline = rt_now_ms() + 120000;
     demi_qresult_t qr;
 
     if (demi_accept(&qts[n], lqd) != 0)
@@ -287,7 +287,7 @@ int rt_echo_server(int lqd, void *arg, struct rt_result *res)
         struct timespec ts = {.tv_sec = 1};
         int err;
 
-        if (now_ms() > deadline)
+        if (rt_now_ms() > deadline)
             return 2;
         err = demi_wait_any(&qr, &idx, qts, n, &ts);
         if (err == ETIMEDOUT)
@@ -335,4 +335,35 @@ int rt_echo_server(int lqd, void *arg, struct rt_result *res)
             return 9;
     }
     return 0;
+}
+
+int rt_session(struct rt_child *ch, rt_server_fn fn, void *arg, const char *const *srv_env,
+               const char *const *cli_env)
+{
+    if (rt_spawn(ch, fn, arg, srv_env) != 0)
+        return -ECHILD;
+    rt_env(cli_env);
+    if (demi_init(NULL) != 0)
+        return -EIO;
+    return rt_connect(ch->port, 10000);
+}
+
+int rt_echo(int qd, demi_sgarray_t *sga, uint32_t seed)
+{
+    uint64_t size = rt_sga_len(sga);
+    demi_qresult_t qr;
+    demi_qtoken_t qt;
+
+    rt_fill(sga, seed);
+    if (demi_push(&qt, qd, sga) != 0 || rt_wait(qt, &qr, 30000) != 0)
+        return 1;
+    if (qr.qr_opcode != DEMI_OPC_PUSH)
+        return 2;
+    if (demi_pop(&qt, qd) != 0 || rt_wait(qt, &qr, 30000) != 0)
+        return 3;
+    if (qr.qr_opcode != DEMI_OPC_POP)
+        return 4;
+    int rc = rt_sga_len(&qr.qr_value.sga) != size ? 5 : !rt_check(&qr.qr_value.sga, seed) ? 6 : 0;
+    demi_sgafree(&qr.qr_value.sga);
+    return rc;
 }

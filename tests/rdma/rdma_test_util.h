@@ -79,6 +79,20 @@ uint64_t rt_cpu_ticks(pid_t pid);
  * `*(int *)arg` connections ended (EOF). Fails on any error or after 120 s. */
 int rt_echo_server(int lqd, void *arg, struct rt_result *res);
 
+/* Monotonic milliseconds. */
+uint64_t rt_now_ms(void);
+
+/* A test's usual start: rt_spawn(ch, fn, arg, srv_env), then this
+ * process's rt_env(cli_env), demi_init and rt_connect to the child. Returns
+ * the connected qd or -errno. */
+int rt_session(struct rt_child *ch, rt_server_fn fn, void *arg, const char *const *srv_env,
+               const char *const *cli_env);
+
+/* Fills sga with the pattern of seed, pushes it on qd and pops the echo.
+ * Returns 0 when the echo is one whole message, byte-exact; else the
+ * number of the step that failed (1-6). */
+int rt_echo(int qd, demi_sgarray_t *sga, uint32_t seed);
+
 /* Connects a new queue to 127.0.0.1:port; returns the qd or -errno. */
 int rt_connect(uint16_t port, int timeout_ms);
 

@@ -24,14 +24,6 @@
 
 #define FLOOD_BYTES_DEFAULT (256ull << 20)
 
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* --- servers (child processes) --- */
 
 static const uint32_t flood_sizes[] = {64, 3000, 4080, 4081, 65536, 1 << 20, 100, 300000};
@@ -41,7 +33,7 @@ static const uint32_t flood_sizes[] = {64, 3000, 4080, 4081, 65536, 1 << 20, 100
  * has size flood_sizes[k % N] and the pattern seeded with that size. */
 static int flood_receiver(int lqd, void *arg, struct rt_result *res)
 {
-    uint64_t total = *(uint64_t *)arg, deadline = now_ms() + 240000;
+    uint64_t total = *(uint64_t *)arg, deadline = rt_now_ms() + 240000;
     demi_qresult_t qr;
     demi_qtoken_t qt;
     int qd;
@@ -52,7 +44,7 @@ static int flood_receiver(int lqd, void *arg, struct rt_result *res)
     while (res->bytes < total) {
         uint32_t want = flood_sizes[res->msgs % N_FLOOD_SIZES];
 
-        if (now_ms() > deadline)
+        if (rt_now_ms() > deadline)
             return 2;
         if (demi_pop(&qt, qd) != 0 || rt_wait(qt, &qr, 30000) != 0)
             return 3;
@@ -143,21 +135,10 @@ static const char *const flood_env[] = {"DEMI_RDMA_RECV_BUFS", "4", "DEMI_RDMA_R
 static void echo_one(int qd, size_t size, uint32_t seed)
 {
     demi_sgarray_t sga = demi_sgaalloc(size);
-    demi_qresult_t qr;
-    demi_qtoken_t qt;
 
     assert_non_null(sga.sga_buf);
-    rt_fill(&sga, seed);
-    assert_int_equal(demi_push(&qt, qd, &sga), 0);
-    assert_int_equal(rt_wait(qt, &qr, 30000), 0);
-    assert_int_equal(qr.qr_opcode, DEMI_OPC_PUSH);
+    assert_int_equal(rt_echo(qd, &sga, seed), 0);
     assert_int_equal(demi_sgafree(&sga), 0);
-    assert_int_equal(demi_pop(&qt, qd), 0);
-    assert_int_equal(rt_wait(qt, &qr, 30000), 0);
-    assert_int_equal(qr.qr_opcode, DEMI_OPC_POP);
-    assert_int_equal(rt_sga_len(&qr.qr_value.sga), size);
-    assert_true(rt_check(&qr.qr_value.sga, seed));
-    assert_int_equal(demi_sgafree(&qr.qr_value.sga), 0);
 }
 
 static void test_echo_sizes(void **state)
@@ -169,10 +150,7 @@ static void test_echo_sizes(void **state)
     uint64_t v = 0;
 
     (void)state;
-    assert_int_equal(rt_spawn(&ch, rt_echo_server, &one, NULL), 0);
-    rt_env(NULL);
-    assert_int_equal(demi_init(NULL), 0);
-    qd = rt_connect(ch.port, 10000);
+    qd = rt_session(&ch, rt_echo_server, &one, NULL, NULL);
     assert_true(qd >= 0);
     for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
         echo_one(qd, sizes[i], (uint32_t)i + 1);
@@ -212,10 +190,7 @@ static void test_flood_slow_receiver(void **state)
             bytes += cycle;
         total = bytes;
     }
-    assert_int_equal(rt_spawn(&ch, flood_receiver, &total, flood_env), 0);
-    rt_env(NULL);
-    assert_int_equal(demi_init(NULL), 0);
-    qd = rt_connect(ch.port, 10000);
+    qd = rt_session(&ch, flood_receiver, &total, flood_env, NULL);
     assert_true(qd >= 0);
     for (size_t i = 0; i < N_FLOOD_SIZES; i++) {
         sgas[i] = demi_sgaalloc(flood_sizes[i]);
@@ -223,7 +198,7 @@ static void test_flood_slow_receiver(void **state)
         rt_fill(&sgas[i], flood_sizes[i]);
     }
     rss0 = rt_rss_kb();
-    t0 = now_ms();
+    t0 = rt_now_ms();
     while (pushed < total || n > 0) {
         if (pushed < total && n < 64) {
             uint32_t size = flood_sizes[msgs % N_FLOOD_SIZES];
@@ -239,9 +214,9 @@ static void test_flood_slow_receiver(void **state)
         qts[idx] = qts[--n];
         if (msgs % 256 == 0 && rt_rss_kb() > rss_max)
             rss_max = rt_rss_kb();
-        assert_true(now_ms() - t0 < 240000);
+        assert_true(rt_now_ms() - t0 < 240000);
     }
-    double secs = (double)(now_ms() - t0) / 1000.0;
+    double secs = (double)(rt_now_ms() - t0) / 1000.0;
     assert_int_equal(demi_getcounter(qd, "rdma.max_in_flight", &v), 0);
     print_message("flood: %llu messages, %llu MiB in %.2f s; sender max_in_flight %llu", (unsigned long long)msgs,
                   (unsigned long long)(total >> 20), secs, (unsigned long long)v);
@@ -330,10 +305,7 @@ static void test_peer_killed(void **state)
     uint64_t t0;
 
     (void)state;
-    assert_int_equal(rt_spawn(&ch, stalled_receiver, NULL, NULL), 0);
-    rt_env(NULL);
-    assert_int_equal(demi_init(NULL), 0);
-    qd = rt_connect(ch.port, 10000);
+    qd = rt_session(&ch, stalled_receiver, NULL, NULL, NULL);
     assert_true(qd >= 0);
     sga = demi_sgaalloc(8u << 20);
     assert_non_null(sga.sga_buf);
@@ -343,11 +315,11 @@ static void test_peer_killed(void **state)
         assert_int_equal(demi_push(&qts[i], qd, &sga), 0);
     assert_int_equal(demi_pop(&pop_qt, qd), 0);
     qts[8] = pop_qt;
-    t0 = now_ms();
+    t0 = rt_now_ms();
     while (rt_wait_signal(&ch, 0) != 0) {
         struct timespec ts = {0, 1000000};
         (void)demi_wait(&qr, pop_qt, &ts);   /* progress while the child pops its first message */
-        assert_true(now_ms() - t0 < 10000);
+        assert_true(rt_now_ms() - t0 < 10000);
     }
     usleep(200000);
     kill(ch.pid, SIGKILL);
@@ -364,7 +336,7 @@ static void test_peer_killed(void **state)
         qts[idx] = qts[--n];
     }
     print_message("peer killed: %d of 9 operations failed with ECONNRESET after %llu ms\n", failed,
-                  (unsigned long long)(now_ms() - t0));
+                  (unsigned long long)(rt_now_ms() - t0));
     assert_true(failed >= 2);   /* at least the pop and one push */
     /* New operations fail too. */
     assert_int_equal(demi_push(&qts[0], qd, &sga), 0);
@@ -427,10 +399,7 @@ static void test_close_cancels(void **state)
     demi_qtoken_t qt;
 
     (void)state;
-    assert_int_equal(rt_spawn(&ch, rt_echo_server, &one, NULL), 0);
-    rt_env(NULL);
-    assert_int_equal(demi_init(NULL), 0);
-    qd = rt_connect(ch.port, 10000);
+    qd = rt_session(&ch, rt_echo_server, &one, NULL, NULL);
     assert_true(qd >= 0);
     echo_one(qd, 100, 5);
     assert_int_equal(demi_pop(&qt, qd), 0);
@@ -455,10 +424,7 @@ static void test_close_delivers(void **state)
     int qd;
 
     (void)state;
-    assert_int_equal(rt_spawn(&ch, sink_server, NULL, NULL), 0);
-    rt_env(NULL);
-    assert_int_equal(demi_init(NULL), 0);
-    qd = rt_connect(ch.port, 10000);
+    qd = rt_session(&ch, sink_server, NULL, NULL, NULL);
     assert_true(qd >= 0);
     for (int k = 0; k < N; k++) {
         demi_sgarray_t sga = demi_sgaalloc(sink_size((uint64_t)k));

@@ -55,14 +55,6 @@
 #define SRV_PUSHES_MAX 4
 #define SRV_CONNS_MAX 64
 
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* ------------------------------------------------------------------ */
 /* The server (child process)                                          */
 /* ------------------------------------------------------------------ */
@@ -169,7 +161,7 @@ static void srv_on_pop(struct srv_conn *c, demi_qresult_t *qr)
 
 static void srv_loop(void)
 {
-    uint64_t deadline = now_ms() + 600000;
+    uint64_t deadline = rt_now_ms() + 600000;
 
     for (;;) {
         demi_qtoken_t qts[1 + SRV_CONNS_MAX * (1 + SRV_PUSHES_MAX)];
@@ -178,7 +170,7 @@ static void srv_loop(void)
         demi_qresult_t qr;
         int n = 0, idx, err;
 
-        if (!srv_commands() || now_ms() > deadline)
+        if (!srv_commands() || rt_now_ms() > deadline)
             return;
         if (!S.accepting && S.accept_credits > 0) {
             if (demi_accept(&S.accept_qt, S.lqd) != 0)
@@ -362,13 +354,13 @@ static void good_round(void)
 static struct srv_stats server_settled(uint64_t open)
 {
     struct srv_stats st;
-    uint64_t t0 = now_ms();
+    uint64_t t0 = rt_now_ms();
 
     do {
         struct timespec ts = {0, 50 * 1000000L};
         nanosleep(&ts, NULL);
         st = server_stats();
-    } while ((st.mem != baseline_mem || st.open != open) && now_ms() - t0 < 10000);
+    } while ((st.mem != baseline_mem || st.open != open) && rt_now_ms() - t0 < 10000);
     assert_int_equal(st.open, open);
     assert_int_equal(st.mem, baseline_mem);
     assert_true(st.mem_max <= SRV_MEM_MAX);
@@ -505,14 +497,14 @@ static void hc_poll(struct hc *h)
 /* Polls h for up to ms, or until *cond becomes true (cond may be NULL). */
 static void hc_wait(struct hc *h, int ms, const volatile int *cond)
 {
-    uint64_t end = now_ms() + (uint64_t)ms;
+    uint64_t end = rt_now_ms() + (uint64_t)ms;
 
     do {
         hc_poll(h);
         if (cond && *cond)
             return;
         usleep(200);
-    } while (now_ms() < end);
+    } while (rt_now_ms() < end);
 }
 
 /* Opens a hostile connection to the server with the given connection data;
@@ -547,8 +539,8 @@ static int hc_open(struct hc *h, const void *cm, size_t cmlen, bool wait_up)
     fi_freeinfo(info);
     if (!wait_up)
         return 0;
-    end = now_ms() + 10000;
-    while (!h->up && !h->broken && now_ms() < end) {
+    end = rt_now_ms() + 10000;
+    while (!h->up && !h->broken && rt_now_ms() < end) {
         hc_poll(h);
         usleep(200);
     }
@@ -580,11 +572,11 @@ static void hc_close(struct hc *h)
 static int hc_send(struct hc *h, const void *msg, size_t len)
 {
     int k = h->snext++ % HC_SBUFS;
-    uint64_t end = now_ms() + 2000;
+    uint64_t end = rt_now_ms() + 2000;
     ssize_t ret;
 
     memcpy(h->sbuf[k], msg, len);
-    while ((ret = fi_send(h->ep, h->sbuf[k], len, NULL, 0, &h->sctx[k])) == -FI_EAGAIN && now_ms() < end)
+    while ((ret = fi_send(h->ep, h->sbuf[k], len, NULL, 0, &h->sctx[k])) == -FI_EAGAIN && rt_now_ms() < end)
         hc_poll(h);
     if (ret)
         return -1;
@@ -663,10 +655,10 @@ static void hregion_close(struct hregion *r)
 /* Tells the server to accept one connection and waits until it did. */
 static void server_accept_one(void)
 {
-    uint64_t open0 = server_stats().open, t0 = now_ms();
+    uint64_t open0 = server_stats().open, t0 = rt_now_ms();
 
     server_cmd('A');
-    while (server_stats().open == open0 && now_ms() - t0 < 10000)
+    while (server_stats().open == open0 && rt_now_ms() - t0 < 10000)
         usleep(5000);
     assert_int_equal(server_stats().open, open0 + 1);
 }
@@ -893,7 +885,7 @@ static void test_rts_flood_stalled(void **state)
     }
     /* The sends went out when posted; from now on this peer serves nothing
      * (the tcp provider answers reads only while its owner polls). */
-    t0 = now_ms();
+    t0 = rt_now_ms();
     usleep(500000);
     st = server_stats();
     print_message("  stalled flood: server holds %llu bytes registered (max %llu), RSS %llu KiB\n",
@@ -901,7 +893,7 @@ static void test_rts_flood_stalled(void **state)
     assert_true(st.mem <= baseline_mem + SRV_MEM_CONN);
     assert_true(st.conn_mem_max <= SRV_MEM_CONN);
     /* Its 1 s rendezvous timeout drops the connection. */
-    while (server_stats().timeouts == st0.timeouts && now_ms() - t0 < 10000)
+    while (server_stats().timeouts == st0.timeouts && rt_now_ms() - t0 < 10000)
         usleep(50000);
     st = server_settled(1);
     assert_int_equal(st.timeouts, st0.timeouts + 1);

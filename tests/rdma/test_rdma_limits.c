@@ -29,33 +29,6 @@
 
 #include "rdma_test_util.h"
 
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-/* Pushes sga (size bytes, pattern seed) on qd and pops the echo. */
-static void echo_sga(int qd, demi_sgarray_t *sga, uint32_t seed)
-{
-    uint64_t size = rt_sga_len(sga);
-    demi_qresult_t qr;
-    demi_qtoken_t qt;
-
-    rt_fill(sga, seed);
-    assert_int_equal(demi_push(&qt, qd, sga), 0);
-    assert_int_equal(rt_wait(qt, &qr, 30000), 0);
-    assert_int_equal(qr.qr_opcode, DEMI_OPC_PUSH);
-    assert_int_equal(demi_pop(&qt, qd), 0);
-    assert_int_equal(rt_wait(qt, &qr, 30000), 0);
-    assert_int_equal(qr.qr_opcode, DEMI_OPC_POP);
-    assert_int_equal(rt_sga_len(&qr.qr_value.sga), size);
-    assert_true(rt_check(&qr.qr_value.sga, seed));
-    assert_int_equal(demi_sgafree(&qr.qr_value.sga), 0);
-}
-
 /* The counters a test looks at, of queue qd (-1: the process). */
 static uint64_t counter(int qd, const char *name)
 {
@@ -79,10 +52,7 @@ static void run_modes(const char *modes)
     int one = 1, qd;
 
     print_message("  DEMI_RDMA_MR_MODE=%s\n", modes);
-    assert_int_equal(rt_spawn(&ch, rt_echo_server, &one, env), 0);
-    rt_env(env);
-    assert_int_equal(demi_init(NULL), 0);
-    qd = rt_connect(ch.port, 10000);
+    qd = rt_session(&ch, rt_echo_server, &one, env, env);
     assert_true(qd >= 0);
     for (int round = 0; round < 3; round++) {
         for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
@@ -91,7 +61,7 @@ static void run_modes(const char *modes)
             assert_non_null(sga.sga_buf);
             if (sizes[i] == 1u << 20)
                 assert_int_equal(sga.sga_numsegs, 16);
-            echo_sga(qd, &sga, (uint32_t)(round * 100 + i));
+            assert_int_equal(rt_echo(qd, &sga, (uint32_t)(round * 100 + i)), 0);
             assert_int_equal(demi_sgafree(&sga), 0);
         }
     }
@@ -166,10 +136,7 @@ static void test_push_over_budget(void **state)
     int one = 1, qd;
 
     (void)state;
-    assert_int_equal(rt_spawn(&ch, rt_echo_server, &one, NULL), 0);
-    rt_env(env);
-    assert_int_equal(demi_init(NULL), 0);
-    qd = rt_connect(ch.port, 10000);
+    qd = rt_session(&ch, rt_echo_server, &one, NULL, env);
     assert_true(qd >= 0);
     big = demi_sgaalloc(4u << 20);
     ok = demi_sgaalloc(1u << 20);
@@ -179,7 +146,7 @@ static void test_push_over_budget(void **state)
     assert_int_equal(qr.qr_opcode, DEMI_OPC_FAILED);
     assert_int_equal(qr.qr_ret, ENOMEM);
     for (int i = 0; i < 4; i++)
-        echo_sga(qd, &ok, (uint32_t)i);
+        assert_int_equal(rt_echo(qd, &ok, (uint32_t)i), 0);
     assert_true(counter(qd, "rdma.mem_registered_max") <= 2097152);
     assert_int_equal(counter(qd, "rdma.mem_registered"), SLAB_BYTES);
     demi_sgafree(&big);
@@ -231,10 +198,7 @@ static void test_receive_over_budget(void **state)
     int qd;
 
     (void)state;
-    assert_int_equal(rt_spawn(&ch, no_memory_receiver, NULL, srv_env), 0);
-    rt_env(NULL);
-    assert_int_equal(demi_init(NULL), 0);
-    qd = rt_connect(ch.port, 10000);
+    qd = rt_session(&ch, no_memory_receiver, NULL, srv_env, NULL);
     assert_true(qd >= 0);
     small = demi_sgaalloc(100);
     big = demi_sgaalloc(4u << 20);
@@ -276,13 +240,13 @@ static void test_connect_timeout(void **state)
     rt_env(env);
     assert_int_equal(demi_init(NULL), 0);
     assert_int_equal(demi_socket(&qd, AF_INET, SOCK_STREAM, 0), 0);
-    t0 = now_ms();
+    t0 = rt_now_ms();
     assert_int_equal(demi_connect(&qt, qd, (struct sockaddr *)&sin, sizeof(sin)), 0);
     assert_int_equal(rt_wait(qt, &qr, 10000), 0);
     assert_int_equal(qr.qr_opcode, DEMI_OPC_FAILED);
     assert_int_equal(qr.qr_ret, ETIMEDOUT);
-    print_message("  handshake gave up after %llu ms\n", (unsigned long long)(now_ms() - t0));
-    assert_true(now_ms() - t0 >= 300);
+    print_message("  handshake gave up after %llu ms\n", (unsigned long long)(rt_now_ms() - t0));
+    assert_true(rt_now_ms() - t0 >= 300);
     assert_int_equal(counter(-1, "rdma.timeouts"), 1);
     assert_int_equal(demi_close(qd), 0);
     assert_int_equal(demi_fini(), 0);
@@ -312,19 +276,16 @@ static void test_idle_cpu(void **state)
     int one = 1, qd;
 
     (void)state;
-    assert_int_equal(rt_spawn(&ch, rt_echo_server, &one, NULL), 0);
-    rt_env(NULL);
-    assert_int_equal(demi_init(NULL), 0);
-    qd = rt_connect(ch.port, 10000);
+    qd = rt_session(&ch, rt_echo_server, &one, NULL, NULL);
     assert_true(qd >= 0);
     sga = demi_sgaalloc(64);
-    echo_sga(qd, &sga, 3);
+    assert_int_equal(rt_echo(qd, &sga, 3), 0);
 
     /* The server, idle for 5 s (this process sleeps meanwhile). */
     c0 = rt_cpu_ticks(ch.pid);
-    t0 = now_ms();
+    t0 = rt_now_ms();
     sleep(5);
-    wall = now_ms() - t0;
+    wall = rt_now_ms() - t0;
     cpu = (rt_cpu_ticks(ch.pid) - c0) * 1000 / (uint64_t)hz;
     print_message("  idle server: %llu ms of CPU in %llu ms (%.2f%%)\n", (unsigned long long)cpu,
                   (unsigned long long)wall, 100.0 * (double)cpu / (double)wall);
@@ -333,9 +294,9 @@ static void test_idle_cpu(void **state)
     /* This process in demi_wait for 3 s with a pop pending. */
     assert_int_equal(demi_pop(&qt, qd), 0);
     c0 = cpu_ms_self();
-    t0 = now_ms();
+    t0 = rt_now_ms();
     assert_int_equal(rt_wait(qt, &qr, 3000), ETIMEDOUT);
-    wall = now_ms() - t0;
+    wall = rt_now_ms() - t0;
     cpu = cpu_ms_self() - c0;
     print_message("  idle demi_wait: %llu ms of CPU in %llu ms (%.2f%%)\n", (unsigned long long)cpu,
                   (unsigned long long)wall, 100.0 * (double)cpu / (double)wall);
