@@ -64,7 +64,11 @@ static int server(uint16_t port)
         return err;
     fprintf(stderr, "rdma_pingpong: serving on 127.0.0.1:%u\n", port);
     for (;;) {
-        if ((err = demi_accept(&qt, lqd)) || (err = wait_op(qt, DEMI_OPC_ACCEPT, &qr)))
+        if ((err = demi_accept(&qt, lqd)) != 0)
+            return err;
+        while ((err = wait_op(qt, DEMI_OPC_ACCEPT, &qr)) == ETIMEDOUT)
+            ;   /* a server waits for its next client as long as it takes */
+        if (err)
             return err;
         qd = qr.qr_value.ares.qd;
         for (;;) {
