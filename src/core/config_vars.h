@@ -29,7 +29,7 @@ DEMI_CFG(DEMI_RDMA_MEM_MAX, "8589934592", "rdma: most bytes of memory registered
 DEMI_CFG(DEMI_RDMA_CONNECT_TIMEOUT_MS, "10000", "rdma: most milliseconds a connection handshake may take before it fails with ETIMEDOUT")
 DEMI_CFG(DEMI_RDMA_RNDV_TIMEOUT_MS, "10000", "rdma: most milliseconds the reads of a rendezvous may make no progress before the connection fails with ETIMEDOUT")
 DEMI_CFG(DEMI_RDMA_LINGER_MS, "1000", "rdma: most milliseconds a closed connection keeps sending what was queued before it")
-DEMI_CFG(DEMI_RDMA_MR_MODE, "", "rdma: memory-registration modes to force on top of the provider's (comma list of local, virt_addr, allocated, prov_key, endpoint); for testing code paths of hardware providers")
+DEMI_CFG(DEMI_RDMA_MR_MODE, "", "rdma: memory-registration modes to force on top of the stream provider's (comma list of local, virt_addr, allocated, prov_key, endpoint); for testing code paths of hardware providers")
 DEMI_CFG(DEMI_RDMA_DGRAM_BUFS, "16", "rdma: receive buffers (and send slots) of 64 KiB per datagram queue (1 to 1024)")
 
 /* xdp netdev (src/netdev/xdp.c) */

@@ -180,7 +180,6 @@ static int dg_open(void)
                 config_get("DEMI_RDMA_DGRAM_PROVIDER"), fi_strerror(-ret));
         return EPROTONOSUPPORT;
     }
-    dg.info->domain_attr->mr_mode |= (int)rdma_st.mr_forced;
     if ((ret = fi_fabric(dg.info->fabric_attr, &dg.fabric, NULL)) != 0 ||
         (ret = fi_domain(dg.fabric, dg.info, &dg.dom.domain, NULL)) != 0) {
         log_err("rdma: opening datagram provider %s failed: %s", dg.info->fabric_attr->prov_name, fi_strerror(-ret));
@@ -307,7 +306,6 @@ static int dg_endpoint_on(struct rdma_dgq *g, const struct sockaddr_in *addr)
     fi_freeinfo(hints);
     if (ret)
         return ret == -FI_ENODATA ? EADDRNOTAVAIL : rdma_fi_errno(ret);
-    info->domain_attr->mr_mode |= (int)rdma_st.mr_forced;
     ret = fi_cq_open(dg.dom.domain, &cq_attr, &g->cq, NULL);
     if (ret == -FI_ENOSYS || ret == -FI_EINVAL) {
         cq_attr.wait_obj = FI_WAIT_NONE;

@@ -94,10 +94,14 @@ int rdma_mr_reg(const struct rdma_domain *d, struct rdma_conn *c, struct fid_ep 
         return ENOMEM;
     }
     for (int i = 0; i < KEY_TRIES; i++) {
-        uint64_t key = (d->mr_mode & FI_MR_PROV_KEY) ? 0 : random_key(d->key_size);
+        /* Under FI_MR_PROV_KEY the provider picks the key; one that reports
+         * a collision all the same uses the requested key after all (a
+         * layered provider over one that does not), so it gets random
+         * ones from then on. */
+        uint64_t key = (d->mr_mode & FI_MR_PROV_KEY) && i == 0 ? 0 : random_key(d->key_size);
 
         ret = fi_mr_reg(d->domain, mem, len, access, 0, key, 0, &out->mr, NULL);
-        if (ret != -FI_ENOKEY || (d->mr_mode & FI_MR_PROV_KEY))
+        if (ret != -FI_ENOKEY)
             break;
     }
     if (ret == 0 && (d->mr_mode & FI_MR_ENDPOINT)) {
